@@ -1,0 +1,1 @@
+//! Find, sort, decode and validate DICOM CT series into margo volumes.

@@ -1,0 +1,1 @@
+//! Deterministic synthetic chest CT phantom with ground truth.

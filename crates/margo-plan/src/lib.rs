@@ -1,0 +1,1 @@
+//! Nodule segmentation, ablation-zone models, margin metrics, trajectory checks, plan files.

@@ -1,0 +1,1 @@
+//! wgpu renderer: MPR, slabs, volume ray casting and overlays.
