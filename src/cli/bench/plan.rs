@@ -1,0 +1,10 @@
+//! `margo bench plan`. Not implemented yet (see its issue).
+
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("margo bench plan is not implemented yet")
+}

@@ -1,0 +1,10 @@
+//! `margo bench render`. Not implemented yet (see its issue).
+
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("margo bench render is not implemented yet")
+}
