@@ -57,7 +57,10 @@ impl AnatomicalView {
             // screen right = posterior (+y), screen down = inferior (-z)
             Self::Sagittal => (Vector3::y(), -Vector3::z()),
         };
-        ScreenAxes { right_in_world: right, down_in_world: down }
+        ScreenAxes {
+            right_in_world: right,
+            down_in_world: down,
+        }
     }
 
     /// The plane's normal as the viewer looks (into the screen).
@@ -79,7 +82,7 @@ impl AnatomicalView {
 /// "LPS". A zero vector gives an empty string.
 pub fn orientation_label(direction: &Vector3<f64>) -> String {
     let norm = direction.norm();
-    if !(norm > 0.0) || !norm.is_finite() {
+    if !norm.is_finite() || norm <= 0.0 {
         return String::new();
     }
     let d = direction / norm;
@@ -106,8 +109,14 @@ mod tests {
         assert_eq!((coronal.left.as_str(), coronal.right.as_str()), ("R", "L"));
         assert_eq!((coronal.top.as_str(), coronal.bottom.as_str()), ("S", "I"));
         let sagittal = AnatomicalView::Sagittal.screen_axes().edge_labels();
-        assert_eq!((sagittal.left.as_str(), sagittal.right.as_str()), ("A", "P"));
-        assert_eq!((sagittal.top.as_str(), sagittal.bottom.as_str()), ("S", "I"));
+        assert_eq!(
+            (sagittal.left.as_str(), sagittal.right.as_str()),
+            ("A", "P")
+        );
+        assert_eq!(
+            (sagittal.top.as_str(), sagittal.bottom.as_str()),
+            ("S", "I")
+        );
         // Axial is seen from the feet: the viewer looks towards superior.
         assert_eq!(AnatomicalView::Axial.normal_in_world(), Vector3::z());
         // Coronal is seen from the front: the viewer looks towards posterior.

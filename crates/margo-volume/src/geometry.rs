@@ -22,7 +22,11 @@ pub enum GeometryError {
         "direction axes must be orthonormal (within {DIRECTION_TOLERANCE}); axis {axis} has \
          length {length}, largest dot product between axes is {max_dot}"
     )]
-    NonOrthonormalDirection { axis: usize, length: f64, max_dot: f64 },
+    NonOrthonormalDirection {
+        axis: usize,
+        length: f64,
+        max_dot: f64,
+    },
 }
 
 /// An axis-aligned box in world space (LPS mm).
@@ -271,7 +275,11 @@ impl VolumeGeometry {
 
     /// `voxel_from_texture` as a homogeneous matrix.
     pub fn voxel_from_texture(&self) -> Matrix4<f64> {
-        let n = Vector3::new(self.dims[0] as f64, self.dims[1] as f64, self.dims[2] as f64);
+        let n = Vector3::new(
+            self.dims[0] as f64,
+            self.dims[1] as f64,
+            self.dims[2] as f64,
+        );
         let mut m = Matrix4::from_diagonal(&n.push(1.0));
         m.fixed_view_mut::<3, 1>(0, 3).fill(-0.5);
         m
@@ -279,7 +287,11 @@ impl VolumeGeometry {
 
     /// `texture_from_world`: what a shader needs to turn a world point into a texture lookup.
     pub fn texture_from_world(&self) -> Matrix4<f64> {
-        let n = Vector3::new(self.dims[0] as f64, self.dims[1] as f64, self.dims[2] as f64);
+        let n = Vector3::new(
+            self.dims[0] as f64,
+            self.dims[1] as f64,
+            self.dims[2] as f64,
+        );
         let mut texture_from_voxel = Matrix4::from_diagonal(&n.map(|x| 1.0 / x).push(1.0));
         texture_from_voxel
             .fixed_view_mut::<3, 1>(0, 3)
@@ -388,8 +400,7 @@ mod tests {
         signed_permutations()
             .into_iter()
             .map(|d| {
-                VolumeGeometry::new([7, 11, 5], [0.7, 1.3, 2.5], [-120.0, 35.5, 300.25], d)
-                    .unwrap()
+                VolumeGeometry::new([7, 11, 5], [0.7, 1.3, 2.5], [-120.0, 35.5, 300.25], d).unwrap()
             })
             .collect()
     }
@@ -499,11 +510,11 @@ mod tests {
             let via_matrix = g.texture_from_world().transform_point(&p);
             let via_index = g.texture_from_index(&g.index_from_world(&p));
             assert!((via_matrix - via_index).norm() < 1e-12);
-            assert!(
-                (g.world_from_texture().transform_point(&via_matrix) - p).norm() < 1e-9
-            );
+            assert!((g.world_from_texture().transform_point(&via_matrix) - p).norm() < 1e-9);
             // Texture 0 and 1 are the outer faces of the grid.
-            let corner = g.world_from_texture().transform_point(&Point3::new(0.0, 0.0, 0.0));
+            let corner = g
+                .world_from_texture()
+                .transform_point(&Point3::new(0.0, 0.0, 0.0));
             assert!((corner - g.corners_in_world()[0]).norm() < 1e-9);
         }
     }

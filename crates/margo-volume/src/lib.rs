@@ -13,7 +13,7 @@ pub mod reslice;
 pub mod testdata;
 pub mod volume;
 
-pub use anatomy::{orientation_label, AnatomicalView, ScreenAxes};
+pub use anatomy::{AnatomicalView, ScreenAxes, orientation_label};
 pub use geometry::{Aabb, GeometryError, VolumeGeometry};
 pub use mask::Mask;
 pub use reslice::{Interpolation, SliceGrid, SliceGridError};

@@ -12,16 +12,25 @@ pub struct Mask {
 
 impl Mask {
     pub fn empty(geometry: VolumeGeometry) -> Self {
-        Self { labels: Volume::filled(geometry, 0) }
+        Self {
+            labels: Volume::filled(geometry, 0),
+        }
     }
 
     pub fn from_labels(geometry: VolumeGeometry, labels: Vec<u8>) -> Result<Self, VolumeError> {
-        Ok(Self { labels: Volume::new(geometry, labels)? })
+        Ok(Self {
+            labels: Volume::new(geometry, labels)?,
+        })
     }
 
     /// Builds a mask from a per-voxel predicate (evaluated in parallel).
-    pub fn from_fn(geometry: VolumeGeometry, f: impl Fn(usize, usize, usize) -> bool + Sync) -> Self {
-        Self { labels: Volume::from_fn(geometry, |i, j, k| u8::from(f(i, j, k))) }
+    pub fn from_fn(
+        geometry: VolumeGeometry,
+        f: impl Fn(usize, usize, usize) -> bool + Sync,
+    ) -> Self {
+        Self {
+            labels: Volume::from_fn(geometry, |i, j, k| u8::from(f(i, j, k))),
+        }
     }
 
     pub fn geometry(&self) -> &VolumeGeometry {
@@ -101,7 +110,9 @@ mod tests {
     #[test]
     fn counts_volume_and_bounds() {
         let g = VolumeGeometry::axis_aligned([10, 8, 6], [0.5, 0.5, 2.0], [0.0; 3]).unwrap();
-        let m = Mask::from_fn(g, |i, j, k| (2..5).contains(&i) && (1..3).contains(&j) && k == 4);
+        let m = Mask::from_fn(g, |i, j, k| {
+            (2..5).contains(&i) && (1..3).contains(&j) && k == 4
+        });
         assert_eq!(m.count(), 6);
         assert!((m.volume_mm3() - 6.0 * 0.5).abs() < 1e-12);
         assert_eq!(m.bounding_box(), Some(([2, 1, 4], [4, 2, 4])));

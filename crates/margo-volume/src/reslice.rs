@@ -62,13 +62,19 @@ impl SliceGrid {
             return Err(SliceGridError::InvalidPixelSize { pixel_size_mm });
         }
         if center_in_world.iter().any(|c| !c.is_finite()) {
-            return Err(SliceGridError::InvalidCenter { center: center_in_world.coords.into() });
+            return Err(SliceGridError::InvalidCenter {
+                center: center_in_world.coords.into(),
+            });
         }
-        let degenerate = || SliceGridError::DegenerateAxes { right: right.into(), down: down.into() };
+        let degenerate = || SliceGridError::DegenerateAxes {
+            right: right.into(),
+            down: down.into(),
+        };
         let right_unit = right.try_normalize(1e-12).ok_or_else(degenerate)?;
         let down_ortho = down - right_unit * right_unit.dot(&down);
         // Require the axes to be clearly non-parallel (more than ~0.06 degrees apart).
-        if !(down_ortho.norm() > 1e-3 * down.norm()) {
+        let ortho_norm = down_ortho.norm();
+        if !ortho_norm.is_finite() || ortho_norm <= 1e-3 * down.norm() {
             return Err(degenerate());
         }
         let down_unit = down_ortho.try_normalize(1e-12).ok_or_else(degenerate)?;
@@ -90,9 +96,19 @@ impl SliceGrid {
         width: usize,
         height: usize,
     ) -> Result<Self, SliceGridError> {
-        let ScreenAxes { right_in_world, down_in_world } = view.screen_axes();
+        let ScreenAxes {
+            right_in_world,
+            down_in_world,
+        } = view.screen_axes();
         let pixel_size_mm = fov_width_mm / width.max(1) as f64;
-        Self::new(center_in_world, right_in_world, down_in_world, pixel_size_mm, width, height)
+        Self::new(
+            center_in_world,
+            right_in_world,
+            down_in_world,
+            pixel_size_mm,
+            width,
+            height,
+        )
     }
 
     pub fn center_in_world(&self) -> Point3<f64> {
@@ -160,15 +176,17 @@ pub fn reslice<T: Voxel>(
 ) -> Vec<Option<f32>> {
     let g = volume.geometry();
     let mut out = vec![None; grid.width * grid.height];
-    out.par_chunks_mut(grid.width).enumerate().for_each(|(py, row)| {
-        for (px, value) in row.iter_mut().enumerate() {
-            let p = grid.world_from_pixel(px, py);
-            *value = match interpolation {
-                Interpolation::Nearest => volume.sample_nearest_world(&p).map(Voxel::to_f32),
-                Interpolation::Linear => volume.sample_linear_index(&g.index_from_world(&p)),
-            };
-        }
-    });
+    out.par_chunks_mut(grid.width)
+        .enumerate()
+        .for_each(|(py, row)| {
+            for (px, value) in row.iter_mut().enumerate() {
+                let p = grid.world_from_pixel(px, py);
+                *value = match interpolation {
+                    Interpolation::Nearest => volume.sample_nearest_world(&p).map(Voxel::to_f32),
+                    Interpolation::Linear => volume.sample_linear_index(&g.index_from_world(&p)),
+                };
+            }
+        });
     out
 }
 
@@ -180,8 +198,15 @@ mod tests {
 
     #[test]
     fn pixel_centres_are_symmetric_about_the_plane_centre() {
-        let g = SliceGrid::new(Point3::new(1.0, 2.0, 3.0), Vector3::x(), Vector3::y(), 0.5, 4, 2)
-            .unwrap();
+        let g = SliceGrid::new(
+            Point3::new(1.0, 2.0, 3.0),
+            Vector3::x(),
+            Vector3::y(),
+            0.5,
+            4,
+            2,
+        )
+        .unwrap();
         let a = g.world_from_pixel(0, 0);
         let b = g.world_from_pixel(3, 1);
         assert!((nalgebra::center(&a, &b) - g.center_in_world()).norm() < 1e-12);
@@ -197,8 +222,20 @@ mod tests {
         assert!(SliceGrid::new(c, Vector3::x(), Vector3::y(), 0.0, 5, 5).is_err());
         assert!(SliceGrid::new(c, Vector3::zeros(), Vector3::y(), 1.0, 5, 5).is_err());
         assert!(SliceGrid::new(c, Vector3::x(), Vector3::x() * 2.0, 1.0, 5, 5).is_err());
-        assert!(SliceGrid::new(c, Vector3::x(), Vector3::new(f64::NAN, 1.0, 0.0), 1.0, 5, 5).is_err());
-        assert!(SliceGrid::new(Point3::new(f64::NAN, 0.0, 0.0), Vector3::x(), Vector3::y(), 1.0, 5, 5).is_err());
+        assert!(
+            SliceGrid::new(c, Vector3::x(), Vector3::new(f64::NAN, 1.0, 0.0), 1.0, 5, 5).is_err()
+        );
+        assert!(
+            SliceGrid::new(
+                Point3::new(f64::NAN, 0.0, 0.0),
+                Vector3::x(),
+                Vector3::y(),
+                1.0,
+                5,
+                5
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -206,8 +243,9 @@ mod tests {
         let geom = VolumeGeometry::axis_aligned([6, 4, 3], [1.0, 1.0, 2.0], [0.0; 3]).unwrap();
         let v = Volume::from_fn(geom, |i, j, k| (i + 10 * j + 100 * k) as i16);
         // Plane through slice k = 1 (z = 2 mm), covering the volume exactly with 1 mm pixels.
-        let grid = SliceGrid::anatomical(AnatomicalView::Axial, Point3::new(2.5, 1.5, 2.0), 6.0, 6, 4)
-            .unwrap();
+        let grid =
+            SliceGrid::anatomical(AnatomicalView::Axial, Point3::new(2.5, 1.5, 2.0), 6.0, 6, 4)
+                .unwrap();
         for interpolation in [Interpolation::Nearest, Interpolation::Linear] {
             let img = reslice(&v, &grid, interpolation);
             for py in 0..4 {
@@ -224,7 +262,8 @@ mod tests {
         // to the same values as in an axis-aligned grid.
         let f = |p: Point3<f64>| (p.x + 2.0 * p.y + 3.0 * p.z) as f32;
         let rot = Matrix3::new(0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0);
-        let geom = VolumeGeometry::new([9, 9, 9], [1.0, 1.5, 0.75], [-4.0, -6.0, -3.0], rot).unwrap();
+        let geom =
+            VolumeGeometry::new([9, 9, 9], [1.0, 1.5, 0.75], [-4.0, -6.0, -3.0], rot).unwrap();
         let g2 = geom.clone();
         let v = Volume::from_fn(geom, move |i, j, k| f(g2.world_from_ijk([i, j, k])));
         let grid = SliceGrid::new(

@@ -20,7 +20,9 @@ pub fn shared_dir() -> Option<PathBuf> {
 /// `<shared>/<relative>` if it exists. Otherwise prints a skip line naming `test` and returns
 /// `None`, or panics when `MARGO_REQUIRE_SHARED=1`.
 pub fn shared_path(relative: &str, test: &str) -> Option<PathBuf> {
-    let found = shared_dir().map(|d| d.join(relative)).filter(|p| p.exists());
+    let found = shared_dir()
+        .map(|d| d.join(relative))
+        .filter(|p| p.exists());
     if found.is_none() {
         if std::env::var("MARGO_REQUIRE_SHARED").as_deref() == Ok("1") {
             panic!("{test}: shared data '{relative}' is missing and MARGO_REQUIRE_SHARED=1");

@@ -213,7 +213,11 @@ mod tests {
         let g = VolumeGeometry::axis_aligned([2, 2, 2], [1.0; 3], [0.0; 3]).unwrap();
         assert!(matches!(
             Volume::new(g, vec![0i16; 7]),
-            Err(VolumeError::VoxelCountMismatch { expected: 8, actual: 7, .. })
+            Err(VolumeError::VoxelCountMismatch {
+                expected: 8,
+                actual: 7,
+                ..
+            })
         ));
     }
 
@@ -240,7 +244,10 @@ mod tests {
             let p = g.world_from_index(&idx);
             let expected = idx[0] + 10.0 * idx[1] + 100.0 * idx[2];
             let got = v.sample_linear_world(&p).unwrap() as f64;
-            assert!((got - expected).abs() < 1e-3, "{idx:?}: {got} vs {expected}");
+            assert!(
+                (got - expected).abs() < 1e-3,
+                "{idx:?}: {got} vs {expected}"
+            );
         }
     }
 
