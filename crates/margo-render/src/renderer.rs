@@ -1,0 +1,999 @@
+//! The renderer: GPU resources of one scene (volume, masks, transfer functions, overlays) and
+//! per-view uniforms; draws into a caller's render pass or headless into an RGBA image.
+
+use std::collections::HashMap;
+
+use margo_volume::{Mask, Volume, VolumeGeometry};
+
+use crate::context::{block_on, open_headless_device};
+use crate::gpu_types::{self, OverlayUniforms, ViewUniforms};
+use crate::half::f16_bits_from_f32;
+use crate::image::RgbaImage;
+use crate::mpr::MprView;
+use crate::overlay::{MaskStyle, Shapes};
+use crate::raycast::{RaycastView, TF_ROWS, TF_WIDTH, TransferFunction, TransferFunctionPreset};
+use crate::{RenderError, shaders};
+
+/// Format of the volume texture: HU stored as 16-bit floats (exact for |HU| <= 2048; above that
+/// rounded to the nearest representable value, at most 1 HU off up to 4096). Core WebGPU,
+/// filterable, needs no device feature, so it works on the device eframe creates.
+pub const VOLUME_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R16Float;
+/// Format of headless frames.
+pub const HEADLESS_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
+
+/// Identifies one view's uniforms (e.g. 0..3 for the app's panes).
+pub type ViewKey = u64;
+const HEADLESS_KEY: ViewKey = u64::MAX;
+
+/// What one view shows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    Mpr(MprView),
+    Raycast(RaycastView),
+}
+
+impl Frame {
+    pub fn size_px(&self) -> (u32, u32) {
+        match self {
+            Frame::Mpr(v) => (v.width_px, v.height_px),
+            Frame::Raycast(v) => (v.width_px, v.height_px),
+        }
+    }
+}
+
+/// The colour target the caller's render pass draws into (for `paint`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenderTarget {
+    pub format: wgpu::TextureFormat,
+    pub sample_count: u32,
+    /// The pass's depth attachment format, if it has one (depth is neither tested nor written).
+    pub depth_format: Option<wgpu::TextureFormat>,
+}
+
+impl RenderTarget {
+    pub fn color(format: wgpu::TextureFormat) -> Self {
+        Self {
+            format,
+            sample_count: 1,
+            depth_format: None,
+        }
+    }
+}
+
+struct Pipelines {
+    target: RenderTarget,
+    mpr: wgpu::RenderPipeline,
+    raycast: wgpu::RenderPipeline,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ViewKind {
+    Mpr,
+    Raycast,
+}
+
+struct ViewSlot {
+    buffer: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+    kind: ViewKind,
+}
+
+struct GpuLabels {
+    _texture: wgpu::Texture,
+    view: wgpu::TextureView,
+}
+
+struct Offscreen {
+    width: u32,
+    height: u32,
+    padded_bytes_per_row: u32,
+    texture: wgpu::Texture,
+    view: wgpu::TextureView,
+    readback: wgpu::Buffer,
+}
+
+/// GPU renderer of one CT volume with overlays. Create one per device; it owns its textures and
+/// pipelines and keeps clones of the device and queue.
+pub struct Renderer {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    adapter_name: String,
+    scene_layout: wgpu::BindGroupLayout,
+    view_layout: wgpu::BindGroupLayout,
+    pipeline_layout: wgpu::PipelineLayout,
+    mpr_module: wgpu::ShaderModule,
+    raycast_module: wgpu::ShaderModule,
+    target_pipelines: Pipelines,
+    headless_pipelines: Option<Pipelines>,
+    sampler: wgpu::Sampler,
+    volume: Option<(wgpu::Texture, wgpu::TextureView, VolumeGeometry)>,
+    mask: GpuLabels,
+    shell: GpuLabels,
+    tf_texture: wgpu::Texture,
+    tf_view: wgpu::TextureView,
+    overlay_buffer: wgpu::Buffer,
+    overlay_uniforms: OverlayUniforms,
+    scene_bind_group: Option<wgpu::BindGroup>,
+    views: HashMap<ViewKey, ViewSlot>,
+    offscreen: Option<Offscreen>,
+}
+
+fn gpu_error(step: &'static str, e: wgpu::Error) -> RenderError {
+    RenderError::Gpu {
+        step,
+        message: e.to_string(),
+    }
+}
+
+/// Runs `f` inside validation and out-of-memory error scopes and turns a captured error into a
+/// `RenderError` (wgpu would otherwise hand it to the device's uncaptured-error handler).
+fn scoped<T>(
+    device: &wgpu::Device,
+    step: &'static str,
+    f: impl FnOnce() -> T,
+) -> Result<T, RenderError> {
+    let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let out = f();
+    let v = block_on(validation.pop());
+    let o = block_on(oom.pop());
+    match v.or(o) {
+        Some(e) => Err(gpu_error(step, e)),
+        None => Ok(out),
+    }
+}
+
+fn texture_entry(
+    binding: u32,
+    filterable: bool,
+    dim: wgpu::TextureViewDimension,
+) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::FRAGMENT,
+        ty: wgpu::BindingType::Texture {
+            sample_type: wgpu::TextureSampleType::Float { filterable },
+            view_dimension: dim,
+            multisampled: false,
+        },
+        count: None,
+    }
+}
+
+fn uniform_entry(binding: u32, stages: wgpu::ShaderStages) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: stages,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+impl Renderer {
+    /// A renderer on an existing device (the app's, shared with egui), drawing into passes of
+    /// `target`. Headless rendering on the same renderer also works (it adds RGBA8 pipelines).
+    pub fn new(
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        target: RenderTarget,
+    ) -> Result<Self, RenderError> {
+        Self::build(
+            device.clone(),
+            queue.clone(),
+            "shared device".into(),
+            target,
+        )
+    }
+
+    /// A renderer on its own device (CLI, tests, benchmarks), drawing RGBA8 frames.
+    pub fn new_headless() -> Result<Self, RenderError> {
+        let (device, queue, name) = open_headless_device()?;
+        // Headless devices report errors through error scopes; keep stray ones from panicking.
+        device.on_uncaptured_error(std::sync::Arc::new(|e: wgpu::Error| {
+            eprintln!("margo-render: uncaptured GPU error: {e}");
+        }));
+        Self::build(device, queue, name, RenderTarget::color(HEADLESS_FORMAT))
+    }
+
+    /// The adapter this renderer runs on ("llvmpipe (Vulkan)" on lavapipe).
+    pub fn adapter_name(&self) -> &str {
+        &self.adapter_name
+    }
+
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.queue
+    }
+
+    fn build(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        adapter_name: String,
+        target: RenderTarget,
+    ) -> Result<Self, RenderError> {
+        let d = device.clone();
+        scoped(&d, "creating pipelines", move || {
+            let scene_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("margo scene"),
+                entries: &[
+                    texture_entry(0, true, wgpu::TextureViewDimension::D3),
+                    wgpu::BindGroupLayoutEntry {
+                        binding: 1,
+                        visibility: wgpu::ShaderStages::FRAGMENT,
+                        ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
+                        count: None,
+                    },
+                    texture_entry(2, true, wgpu::TextureViewDimension::D3),
+                    texture_entry(3, true, wgpu::TextureViewDimension::D3),
+                    texture_entry(4, true, wgpu::TextureViewDimension::D2),
+                    uniform_entry(5, wgpu::ShaderStages::FRAGMENT),
+                ],
+            });
+            let view_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("margo view"),
+                entries: &[uniform_entry(0, wgpu::ShaderStages::VERTEX_FRAGMENT)],
+            });
+            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("margo"),
+                bind_group_layouts: &[Some(&scene_layout), Some(&view_layout)],
+                immediate_size: 0,
+            });
+            let mpr_module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("mpr.wgsl"),
+                source: wgpu::ShaderSource::Wgsl(shaders::MPR.into()),
+            });
+            let raycast_module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("raycast.wgsl"),
+                source: wgpu::ShaderSource::Wgsl(shaders::RAYCAST.into()),
+            });
+            let target_pipelines = make_pipelines(
+                &device,
+                &pipeline_layout,
+                &mpr_module,
+                &raycast_module,
+                target,
+            );
+            let sampler = device.create_sampler(&wgpu::SamplerDescriptor {
+                label: Some("margo linear clamp"),
+                address_mode_u: wgpu::AddressMode::ClampToEdge,
+                address_mode_v: wgpu::AddressMode::ClampToEdge,
+                address_mode_w: wgpu::AddressMode::ClampToEdge,
+                mag_filter: wgpu::FilterMode::Linear,
+                min_filter: wgpu::FilterMode::Linear,
+                ..Default::default()
+            });
+            let mask = empty_labels(&device, &queue, "margo mask (empty)");
+            let shell = empty_labels(&device, &queue, "margo shell (empty)");
+            let tf_texture = device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("margo transfer functions"),
+                size: wgpu::Extent3d {
+                    width: TF_WIDTH,
+                    height: TF_ROWS,
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: wgpu::TextureFormat::Rgba16Float,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            });
+            let tf_view = tf_texture.create_view(&Default::default());
+            let overlay_buffer = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("margo overlays"),
+                size: gpu_types::OVERLAY_UNIFORMS_SIZE as u64,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let overlay_uniforms = OverlayUniforms::default();
+            queue.write_buffer(&overlay_buffer, 0, bytemuck::bytes_of(&overlay_uniforms));
+            let r = Self {
+                device,
+                queue,
+                adapter_name,
+                scene_layout,
+                view_layout,
+                pipeline_layout,
+                mpr_module,
+                raycast_module,
+                target_pipelines,
+                headless_pipelines: None,
+                sampler,
+                volume: None,
+                mask,
+                shell,
+                tf_texture,
+                tf_view,
+                overlay_buffer,
+                overlay_uniforms,
+                scene_bind_group: None,
+                views: HashMap::new(),
+                offscreen: None,
+            };
+            for preset in TransferFunctionPreset::ALL {
+                r.write_tf_row(preset.row(), &preset.transfer_function());
+            }
+            r.write_tf_row(
+                TF_ROWS - 1,
+                &TransferFunctionPreset::LungAirways.transfer_function(),
+            );
+            r
+        })
+    }
+
+    fn write_tf_row(&self, row: u32, tf: &TransferFunction) {
+        let bytes: Vec<u8> = tf
+            .texels()
+            .iter()
+            .flat_map(|t| t.iter().flat_map(|v| f16_bits_from_f32(*v).to_le_bytes()))
+            .collect();
+        self.queue.write_texture(
+            wgpu::TexelCopyTextureInfo {
+                texture: &self.tf_texture,
+                mip_level: 0,
+                origin: wgpu::Origin3d { x: 0, y: row, z: 0 },
+                aspect: wgpu::TextureAspect::All,
+            },
+            &bytes,
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(TF_WIDTH * 8),
+                rows_per_image: Some(1),
+            },
+            wgpu::Extent3d {
+                width: TF_WIDTH,
+                height: 1,
+                depth_or_array_layers: 1,
+            },
+        );
+    }
+
+    /// Replaces the custom transfer function (`TfChoice::Custom`).
+    pub fn set_custom_transfer_function(
+        &mut self,
+        tf: &TransferFunction,
+    ) -> Result<(), RenderError> {
+        tf.validate()?;
+        self.write_tf_row(TF_ROWS - 1, tf);
+        Ok(())
+    }
+
+    /// The uploaded volume's geometry.
+    pub fn volume_geometry(&self) -> Option<&VolumeGeometry> {
+        self.volume.as_ref().map(|v| &v.2)
+    }
+
+    /// Uploads the CT volume (HU) once; every view samples it. Replaces any previous volume.
+    pub fn upload_volume(&mut self, volume: &Volume<i16>) -> Result<(), RenderError> {
+        let dims = volume.dims();
+        if dims.contains(&0) {
+            return Err(RenderError::EmptyVolume { dims });
+        }
+        let max = self.device.limits().max_texture_dimension_3d;
+        if dims.iter().any(|d| *d > max as usize) {
+            return Err(RenderError::VolumeTooLarge {
+                dims,
+                max_dimension: max,
+            });
+        }
+        let size = wgpu::Extent3d {
+            width: dims[0] as u32,
+            height: dims[1] as u32,
+            depth_or_array_layers: dims[2] as u32,
+        };
+        let texture = scoped(&self.device, "allocating the volume texture", || {
+            self.device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("margo volume (HU, f16)"),
+                size,
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D3,
+                format: VOLUME_FORMAT,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            })
+        })?;
+        // Convert and upload a few slices at a time: no second full-size copy in memory.
+        let slice_len = dims[0] * dims[1];
+        let chunk_slices = (8 * 1024 * 1024 / (slice_len * 2)).clamp(1, dims[2]);
+        let voxels = volume.voxels();
+        let mut bytes = Vec::with_capacity(chunk_slices * slice_len * 2);
+        scoped(&self.device, "uploading the volume", || {
+            for k0 in (0..dims[2]).step_by(chunk_slices) {
+                let k1 = (k0 + chunk_slices).min(dims[2]);
+                bytes.clear();
+                bytes.extend(
+                    voxels[k0 * slice_len..k1 * slice_len]
+                        .iter()
+                        .flat_map(|v| f16_bits_from_f32(f32::from(*v)).to_le_bytes()),
+                );
+                self.queue.write_texture(
+                    wgpu::TexelCopyTextureInfo {
+                        texture: &texture,
+                        mip_level: 0,
+                        origin: wgpu::Origin3d {
+                            x: 0,
+                            y: 0,
+                            z: k0 as u32,
+                        },
+                        aspect: wgpu::TextureAspect::All,
+                    },
+                    &bytes,
+                    wgpu::TexelCopyBufferLayout {
+                        offset: 0,
+                        bytes_per_row: Some(dims[0] as u32 * 2),
+                        rows_per_image: Some(dims[1] as u32),
+                    },
+                    wgpu::Extent3d {
+                        depth_or_array_layers: (k1 - k0) as u32,
+                        ..size
+                    },
+                );
+            }
+        })?;
+        let view = texture.create_view(&Default::default());
+        self.volume = Some((texture, view, volume.geometry().clone()));
+        self.scene_bind_group = None;
+        Ok(())
+    }
+
+    fn upload_labels(&self, mask: &Mask, label: &'static str) -> Result<GpuLabels, RenderError> {
+        let dims = mask.dims();
+        if dims.contains(&0) {
+            return Err(RenderError::EmptyVolume { dims });
+        }
+        let max = self.device.limits().max_texture_dimension_3d;
+        if dims.iter().any(|d| *d > max as usize) {
+            return Err(RenderError::VolumeTooLarge {
+                dims,
+                max_dimension: max,
+            });
+        }
+        let size = wgpu::Extent3d {
+            width: dims[0] as u32,
+            height: dims[1] as u32,
+            depth_or_array_layers: dims[2] as u32,
+        };
+        // Labels become 0 / 255 so that linear filtering crosses 0.5 halfway between voxels.
+        let bytes: Vec<u8> = mask
+            .labels()
+            .iter()
+            .map(|v| if *v != 0 { 255 } else { 0 })
+            .collect();
+        scoped(&self.device, "uploading a label mask", || {
+            let texture = self.device.create_texture(&wgpu::TextureDescriptor {
+                label: Some(label),
+                size,
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D3,
+                format: wgpu::TextureFormat::R8Unorm,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            });
+            self.queue.write_texture(
+                wgpu::TexelCopyTextureInfo {
+                    texture: &texture,
+                    mip_level: 0,
+                    origin: wgpu::Origin3d::ZERO,
+                    aspect: wgpu::TextureAspect::All,
+                },
+                &bytes,
+                wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(dims[0] as u32),
+                    rows_per_image: Some(dims[1] as u32),
+                },
+                size,
+            );
+            let view = texture.create_view(&Default::default());
+            GpuLabels {
+                _texture: texture,
+                view,
+            }
+        })
+    }
+
+    /// Shows a label mask (fill + outline in MPR, surface in 3D), or hides it with `None`.
+    pub fn set_mask(&mut self, mask: Option<(&Mask, MaskStyle)>) -> Result<(), RenderError> {
+        let u = &mut self.overlay_uniforms;
+        match mask {
+            None => u.counts[3] &= !gpu_types::OVERLAY_MASK,
+            Some((m, style)) => {
+                let labels = self.upload_labels(m, "margo mask")?;
+                self.mask = labels;
+                let u = &mut self.overlay_uniforms;
+                u.mask_texture_from_world =
+                    gpu_types::mat4_to_gpu(&m.geometry().texture_from_world());
+                let d = m.dims();
+                u.mask_dims = gpu_types::vec4(d[0] as f64, d[1] as f64, d[2] as f64, 0.0);
+                let c = style.color;
+                u.mask_color = [c[0], c[1], c[2], style.fill_alpha.clamp(0.0, 1.0)];
+                u.counts[3] |= gpu_types::OVERLAY_MASK;
+                self.scene_bind_group = None;
+            }
+        }
+        self.queue.write_buffer(
+            &self.overlay_buffer,
+            0,
+            bytemuck::bytes_of(&self.overlay_uniforms),
+        );
+        Ok(())
+    }
+
+    /// Shows the outline of a grown mask (see `overlay::grow_mask`) in `color`, or hides it.
+    pub fn set_shell(
+        &mut self,
+        shell: Option<(&Mask, crate::overlay::Rgba)>,
+    ) -> Result<(), RenderError> {
+        match shell {
+            None => self.overlay_uniforms.counts[3] &= !gpu_types::OVERLAY_SHELL,
+            Some((m, color)) => {
+                let labels = self.upload_labels(m, "margo shell")?;
+                self.shell = labels;
+                let u = &mut self.overlay_uniforms;
+                u.shell_texture_from_world =
+                    gpu_types::mat4_to_gpu(&m.geometry().texture_from_world());
+                let d = m.dims();
+                u.shell_dims = gpu_types::vec4(d[0] as f64, d[1] as f64, d[2] as f64, 0.0);
+                u.shell_color = color;
+                u.counts[3] |= gpu_types::OVERLAY_SHELL;
+                self.scene_bind_group = None;
+            }
+        }
+        self.queue.write_buffer(
+            &self.overlay_buffer,
+            0,
+            bytemuck::bytes_of(&self.overlay_uniforms),
+        );
+        Ok(())
+    }
+
+    /// Replaces the analytic overlays (ellipsoids, segments, points, crosshair). Cheap: one
+    /// uniform upload.
+    pub fn set_shapes(&mut self, shapes: &Shapes) -> Result<(), RenderError> {
+        let mut u = self.overlay_uniforms;
+        shapes.fill_uniforms(&mut u)?;
+        self.overlay_uniforms = u;
+        self.queue.write_buffer(
+            &self.overlay_buffer,
+            0,
+            bytemuck::bytes_of(&self.overlay_uniforms),
+        );
+        Ok(())
+    }
+
+    fn scene_bind_group(&mut self) -> Result<wgpu::BindGroup, RenderError> {
+        if let Some(bg) = &self.scene_bind_group {
+            return Ok(bg.clone());
+        }
+        let (_, volume_view, _) = self.volume.as_ref().ok_or(RenderError::NoVolume)?;
+        let bg = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("margo scene"),
+            layout: &self.scene_layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: wgpu::BindingResource::TextureView(volume_view),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: wgpu::BindingResource::Sampler(&self.sampler),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: wgpu::BindingResource::TextureView(&self.mask.view),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: wgpu::BindingResource::TextureView(&self.shell.view),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 4,
+                    resource: wgpu::BindingResource::TextureView(&self.tf_view),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 5,
+                    resource: self.overlay_buffer.as_entire_binding(),
+                },
+            ],
+        });
+        self.scene_bind_group = Some(bg.clone());
+        Ok(bg)
+    }
+
+    fn uniforms_for(
+        &self,
+        frame: &Frame,
+        target_format: wgpu::TextureFormat,
+    ) -> Result<(ViewUniforms, ViewKind), RenderError> {
+        let (_, _, geometry) = self.volume.as_ref().ok_or(RenderError::NoVolume)?;
+        let (w, h) = frame.size_px();
+        if w == 0 || h == 0 {
+            return Err(RenderError::EmptyOutput {
+                width: w,
+                height: h,
+            });
+        }
+        let flags = if target_format.is_srgb() {
+            gpu_types::FLAG_SRGB_TARGET
+        } else {
+            0
+        };
+        Ok(match frame {
+            Frame::Mpr(v) => (v.uniforms(geometry, flags)?, ViewKind::Mpr),
+            Frame::Raycast(v) => (v.uniforms(geometry, flags)?, ViewKind::Raycast),
+        })
+    }
+
+    fn write_view(&mut self, key: ViewKey, uniforms: &ViewUniforms, kind: ViewKind) {
+        if !self.views.contains_key(&key) {
+            let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("margo view uniforms"),
+                size: gpu_types::VIEW_UNIFORMS_SIZE as u64,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("margo view"),
+                layout: &self.view_layout,
+                entries: &[wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: buffer.as_entire_binding(),
+                }],
+            });
+            self.views.insert(
+                key,
+                ViewSlot {
+                    buffer,
+                    bind_group,
+                    kind,
+                },
+            );
+        }
+        let slot = self.views.get_mut(&key).expect("inserted above");
+        slot.kind = kind;
+        self.queue
+            .write_buffer(&slot.buffer, 0, bytemuck::bytes_of(uniforms));
+    }
+
+    /// Validates `frame` and uploads its uniforms for view `key`. Call outside any render pass
+    /// (egui_wgpu: in `CallbackTrait::prepare`), then `paint` in the pass.
+    pub fn prepare(&mut self, key: ViewKey, frame: &Frame) -> Result<(), RenderError> {
+        if key == HEADLESS_KEY {
+            return Err(RenderError::InvalidParameter {
+                what: "view key",
+                value: key.to_string(),
+                reason: "u64::MAX is reserved for headless frames",
+            });
+        }
+        let (uniforms, kind) = self.uniforms_for(frame, self.target_pipelines.target.format)?;
+        self.scene_bind_group()?;
+        self.write_view(key, &uniforms, kind);
+        Ok(())
+    }
+
+    /// Draws prepared view `key` into the caller's pass, filling the pass's current viewport
+    /// (egui_wgpu sets it to the callback rectangle). The viewport should have the frame's size
+    /// in pixels, else the image is stretched.
+    pub fn paint(&self, pass: &mut wgpu::RenderPass<'_>, key: ViewKey) -> Result<(), RenderError> {
+        self.paint_with(pass, key, &self.target_pipelines)
+    }
+
+    fn paint_with(
+        &self,
+        pass: &mut wgpu::RenderPass<'_>,
+        key: ViewKey,
+        pipelines: &Pipelines,
+    ) -> Result<(), RenderError> {
+        let slot = self
+            .views
+            .get(&key)
+            .ok_or(RenderError::ViewNotPrepared { key })?;
+        let scene = self
+            .scene_bind_group
+            .as_ref()
+            .ok_or(RenderError::ViewNotPrepared { key })?;
+        pass.set_pipeline(match slot.kind {
+            ViewKind::Mpr => &pipelines.mpr,
+            ViewKind::Raycast => &pipelines.raycast,
+        });
+        pass.set_bind_group(0, scene, &[]);
+        pass.set_bind_group(1, &slot.bind_group, &[]);
+        pass.draw(0..3, 0..1);
+        Ok(())
+    }
+
+    fn ensure_offscreen(&mut self, width: u32, height: u32) -> Result<(), RenderError> {
+        let max = self.device.limits().max_texture_dimension_2d;
+        if width > max || height > max {
+            return Err(RenderError::OutputTooLarge {
+                width,
+                height,
+                max_dimension: max,
+            });
+        }
+        if self.headless_pipelines.is_none() {
+            let target = RenderTarget::color(HEADLESS_FORMAT);
+            let p = scoped(&self.device, "creating headless pipelines", || {
+                make_pipelines(
+                    &self.device,
+                    &self.pipeline_layout,
+                    &self.mpr_module,
+                    &self.raycast_module,
+                    target,
+                )
+            })?;
+            self.headless_pipelines = Some(p);
+        }
+        if self
+            .offscreen
+            .as_ref()
+            .is_some_and(|o| o.width == width && o.height == height)
+        {
+            return Ok(());
+        }
+        let padded_bytes_per_row = (width * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT)
+            * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
+        let off = scoped(&self.device, "allocating the offscreen frame", || {
+            let texture = self.device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("margo offscreen"),
+                size: wgpu::Extent3d {
+                    width,
+                    height,
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: HEADLESS_FORMAT,
+                usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+                view_formats: &[],
+            });
+            let view = texture.create_view(&Default::default());
+            let readback = self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("margo readback"),
+                size: u64::from(padded_bytes_per_row) * u64::from(height),
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            Offscreen {
+                width,
+                height,
+                padded_bytes_per_row,
+                texture,
+                view,
+                readback,
+            }
+        })?;
+        self.offscreen = Some(off);
+        Ok(())
+    }
+
+    /// Renders `frame` into the renderer's offscreen RGBA8 texture and waits for the GPU; with
+    /// `read_back` the pixels are copied out. The offscreen texture is reused while the size stays.
+    fn render_offscreen(
+        &mut self,
+        frame: &Frame,
+        read_back: bool,
+    ) -> Result<Option<RgbaImage>, RenderError> {
+        let (width, height) = frame.size_px();
+        let (uniforms, kind) = self.uniforms_for(frame, HEADLESS_FORMAT)?;
+        self.ensure_offscreen(width, height)?;
+        self.scene_bind_group()?;
+        self.write_view(HEADLESS_KEY, &uniforms, kind);
+        let off = self.offscreen.as_ref().expect("allocated above");
+        let pipelines = self.headless_pipelines.as_ref().expect("created above");
+        let device = self.device.clone();
+        scoped(
+            &device,
+            "rendering a frame",
+            || -> Result<(), RenderError> {
+                let mut encoder =
+                    self.device
+                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                            label: Some("margo headless"),
+                        });
+                {
+                    let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+                        label: Some("margo headless"),
+                        color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                            view: &off.view,
+                            depth_slice: None,
+                            resolve_target: None,
+                            ops: wgpu::Operations {
+                                load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                                store: wgpu::StoreOp::Store,
+                            },
+                        })],
+                        depth_stencil_attachment: None,
+                        timestamp_writes: None,
+                        occlusion_query_set: None,
+                        multiview_mask: None,
+                    });
+                    self.paint_with(&mut pass, HEADLESS_KEY, pipelines)?;
+                }
+                if read_back {
+                    encoder.copy_texture_to_buffer(
+                        wgpu::TexelCopyTextureInfo {
+                            texture: &off.texture,
+                            mip_level: 0,
+                            origin: wgpu::Origin3d::ZERO,
+                            aspect: wgpu::TextureAspect::All,
+                        },
+                        wgpu::TexelCopyBufferInfo {
+                            buffer: &off.readback,
+                            layout: wgpu::TexelCopyBufferLayout {
+                                offset: 0,
+                                bytes_per_row: Some(off.padded_bytes_per_row),
+                                rows_per_image: Some(height),
+                            },
+                        },
+                        wgpu::Extent3d {
+                            width,
+                            height,
+                            depth_or_array_layers: 1,
+                        },
+                    );
+                }
+                self.queue.submit([encoder.finish()]);
+                Ok(())
+            },
+        )??;
+        if !read_back {
+            self.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| RenderError::ReadBack {
+                    reason: e.to_string(),
+                })?;
+            return Ok(None);
+        }
+        let slice = off.readback.slice(..);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| RenderError::ReadBack {
+                reason: e.to_string(),
+            })?;
+        match rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(RenderError::ReadBack {
+                    reason: e.to_string(),
+                });
+            }
+            Err(_) => {
+                return Err(RenderError::ReadBack {
+                    reason: "the map callback never ran (device lost?)".into(),
+                });
+            }
+        }
+        let mut image = RgbaImage::new(width, height);
+        {
+            let data = slice
+                .get_mapped_range()
+                .map_err(|e| RenderError::ReadBack {
+                    reason: e.to_string(),
+                })?;
+            let row = width as usize * 4;
+            for y in 0..height as usize {
+                let src = y * off.padded_bytes_per_row as usize;
+                image.pixels[y * row..(y + 1) * row].copy_from_slice(&data[src..src + row]);
+            }
+        }
+        off.readback.unmap();
+        Ok(Some(image))
+    }
+
+    /// Renders `frame` headless and returns its pixels (RGBA8, top row first).
+    pub fn render_to_rgba(&mut self, frame: &Frame) -> Result<RgbaImage, RenderError> {
+        self.render_offscreen(frame, true)?
+            .ok_or(RenderError::ReadBack {
+                reason: "no image".into(),
+            })
+    }
+
+    /// Renders `frame` headless and waits for the GPU without reading pixels back (benchmarks:
+    /// what an on-screen frame costs).
+    pub fn render_and_wait(&mut self, frame: &Frame) -> Result<(), RenderError> {
+        self.render_offscreen(frame, false).map(|_| ())
+    }
+}
+
+fn empty_labels(device: &wgpu::Device, queue: &wgpu::Queue, label: &'static str) -> GpuLabels {
+    let size = wgpu::Extent3d {
+        width: 1,
+        height: 1,
+        depth_or_array_layers: 1,
+    };
+    let texture = device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(label),
+        size,
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D3,
+        format: wgpu::TextureFormat::R8Unorm,
+        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        view_formats: &[],
+    });
+    queue.write_texture(
+        wgpu::TexelCopyTextureInfo {
+            texture: &texture,
+            mip_level: 0,
+            origin: wgpu::Origin3d::ZERO,
+            aspect: wgpu::TextureAspect::All,
+        },
+        &[0],
+        wgpu::TexelCopyBufferLayout {
+            offset: 0,
+            bytes_per_row: Some(1),
+            rows_per_image: Some(1),
+        },
+        size,
+    );
+    let view = texture.create_view(&Default::default());
+    GpuLabels {
+        _texture: texture,
+        view,
+    }
+}
+
+fn make_pipelines(
+    device: &wgpu::Device,
+    layout: &wgpu::PipelineLayout,
+    mpr: &wgpu::ShaderModule,
+    raycast: &wgpu::ShaderModule,
+    target: RenderTarget,
+) -> Pipelines {
+    let make = |module: &wgpu::ShaderModule, fs: &str, label: &str| {
+        device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some(label),
+            layout: Some(layout),
+            vertex: wgpu::VertexState {
+                module,
+                entry_point: Some("vs_fullscreen"),
+                compilation_options: Default::default(),
+                buffers: &[],
+            },
+            primitive: wgpu::PrimitiveState::default(),
+            depth_stencil: target.depth_format.map(|format| wgpu::DepthStencilState {
+                format,
+                depth_write_enabled: Some(false),
+                depth_compare: Some(wgpu::CompareFunction::Always),
+                stencil: Default::default(),
+                bias: Default::default(),
+            }),
+            multisample: wgpu::MultisampleState {
+                count: target.sample_count.max(1),
+                ..Default::default()
+            },
+            fragment: Some(wgpu::FragmentState {
+                module,
+                entry_point: Some(fs),
+                compilation_options: Default::default(),
+                targets: &[Some(wgpu::ColorTargetState {
+                    format: target.format,
+                    blend: None,
+                    write_mask: wgpu::ColorWrites::ALL,
+                })],
+            }),
+            multiview_mask: None,
+            cache: None,
+        })
+    };
+    Pipelines {
+        target,
+        mpr: make(mpr, "fs_mpr", "margo mpr"),
+        raycast: make(raycast, "fs_raycast", "margo raycast"),
+    }
+}

@@ -1,0 +1,31 @@
+//! Shared helpers of the GPU tests.
+#![allow(dead_code)]
+
+use margo_render::{RenderError, Renderer};
+
+/// A headless renderer, or `None` with a visible skip line when the machine has no GPU adapter
+/// at all (CI has lavapipe, so there the tests run). `MARGO_REQUIRE_GPU=1` makes absence a failure.
+pub fn renderer(test: &str) -> Option<Renderer> {
+    match Renderer::new_headless() {
+        Ok(r) => Some(r),
+        Err(e @ RenderError::RequestAdapter { .. }) => {
+            if std::env::var("MARGO_REQUIRE_GPU").as_deref() == Ok("1") {
+                panic!("{test}: no GPU adapter and MARGO_REQUIRE_GPU=1: {e}");
+            }
+            eprintln!("{test}: skipped: no GPU adapter ({e})");
+            None
+        }
+        Err(e) => panic!("{test}: could not create the renderer: {e}"),
+    }
+}
+
+/// Deterministic hash noise in [0, 1).
+pub fn noise(i: usize, j: usize, k: usize) -> f64 {
+    let mut h = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (j as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+        ^ (k as u64).wrapping_mul(0x1656_67B1_9E37_79F9);
+    h ^= h >> 31;
+    h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h ^= h >> 29;
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}

@@ -1,0 +1,313 @@
+// Volume ray casting: front-to-back compositing through a transfer function with gradient shading
+// and early termination, or maximum intensity projection; analytic overlay surfaces (ellipsoids,
+// probe capsules, spheres) and the label-mask surface are composited in depth order.
+// Requires common_scene.wgsl (prepended by margo-render).
+
+const MAX_STEPS: u32 = 4096u;
+const OPAQUE: f32 = 0.99;
+
+const HIT_NONE: u32 = 0u;
+const HIT_ELLIPSOID: u32 = 1u;
+const HIT_CAPSULE: u32 = 2u;
+const HIT_SPHERE_A: u32 = 3u;
+const HIT_SPHERE_B: u32 = 4u;
+const HIT_POINT: u32 = 5u;
+
+struct Hit {
+    t: f32,
+    kind: u32,
+    index: u32,
+};
+
+// Parameter interval of the ray inside the unit texture box, in world mm along the unit ray.
+fn ray_box(o: vec3<f32>, d: vec3<f32>, lo: vec3<f32>, hi: vec3<f32>) -> vec2<f32> {
+    var t0 = -1e30;
+    var t1 = 1e30;
+    for (var a = 0; a < 3; a = a + 1) {
+        if (abs(d[a]) < 1e-12) {
+            if (o[a] < lo[a] || o[a] > hi[a]) {
+                return vec2<f32>(1.0, 0.0);
+            }
+        } else {
+            let ta = (lo[a] - o[a]) / d[a];
+            let tb = (hi[a] - o[a]) / d[a];
+            t0 = max(t0, min(ta, tb));
+            t1 = min(t1, max(ta, tb));
+        }
+    }
+    return vec2<f32>(t0, t1);
+}
+
+fn hash_pixel(p: vec2<u32>, seed: u32) -> f32 {
+    var h = p.x * 1973u + p.y * 9277u + seed * 26699u;
+    h = (h ^ (h >> 15u)) * 0x2c1b3c6du;
+    h = (h ^ (h >> 12u)) * 0x297a2d39u;
+    h = h ^ (h >> 15u);
+    return f32(h & 0xffffu) / 65536.0;
+}
+
+fn world_gradient(labels: texture_3d<f32>, m: mat4x4<f32>, dims: vec3<f32>, t: vec3<f32>) -> vec3<f32> {
+    let e = 1.0 / dims;
+    let g_tex = vec3<f32>(
+        textureSampleLevel(labels, linear_clamp, t + vec3<f32>(e.x, 0.0, 0.0), 0.0).r - textureSampleLevel(labels, linear_clamp, t - vec3<f32>(e.x, 0.0, 0.0), 0.0).r,
+        textureSampleLevel(labels, linear_clamp, t + vec3<f32>(0.0, e.y, 0.0), 0.0).r - textureSampleLevel(labels, linear_clamp, t - vec3<f32>(0.0, e.y, 0.0), 0.0).r,
+        textureSampleLevel(labels, linear_clamp, t + vec3<f32>(0.0, 0.0, e.z), 0.0).r - textureSampleLevel(labels, linear_clamp, t - vec3<f32>(0.0, 0.0, e.z), 0.0).r,
+    ) * dims * 0.5;
+    // d(value)/d(world) = transpose(d(texture)/d(world)) * d(value)/d(texture)
+    let lin = mat3x3<f32>(m[0].xyz, m[1].xyz, m[2].xyz);
+    return transpose(lin) * g_tex;
+}
+
+fn shade(color: vec3<f32>, normal: vec3<f32>, ray_dir: vec3<f32>) -> vec3<f32> {
+    let len = length(normal);
+    if (len < 1e-6 || (view.modes.w & FLAG_SHADING) == 0u) {
+        return color;
+    }
+    // Headlight, two-sided: a surface facing away from the eye is lit like one facing it.
+    let n = normal / len;
+    let diffuse = abs(dot(n, -ray_dir));
+    let ambient = view.ray.z;
+    let lit = ambient + (1.0 - ambient) * diffuse;
+    let specular = pow(diffuse, 24.0) * 0.25;
+    return mix(color, color * lit + vec3<f32>(specular), view.ray.w);
+}
+
+fn sphere_hit(o: vec3<f32>, d: vec3<f32>, c: vec3<f32>, r: f32, t_after: f32) -> f32 {
+    let oc = o - c;
+    let b = dot(oc, d);
+    let h = b * b - (dot(oc, oc) - r * r);
+    if (h < 0.0) {
+        return 1e30;
+    }
+    let s = sqrt(h);
+    if (-b - s > t_after) {
+        return -b - s;
+    }
+    return 1e30;
+}
+
+// Entry of the ray into the capsule a-b of radius r (after t_after), else 1e30.
+fn capsule_hit(o: vec3<f32>, d: vec3<f32>, pa: vec3<f32>, pb: vec3<f32>, r: f32, t_after: f32) -> f32 {
+    let ba = pb - pa;
+    let oa = o - pa;
+    let baba = dot(ba, ba);
+    if (baba < 1e-10) {
+        return sphere_hit(o, d, pa, r, t_after);
+    }
+    let bard = dot(ba, d);
+    let baoa = dot(ba, oa);
+    let rdoa = dot(d, oa);
+    let oaoa = dot(oa, oa);
+    let a = baba - bard * bard;
+    let b = baba * rdoa - baoa * bard;
+    let c = baba * oaoa - baoa * baoa - r * r * baba;
+    let h = b * b - a * c;
+    if (a > 1e-8 && h >= 0.0) {
+        let t = (-b - sqrt(h)) / a;
+        let y = baoa + t * bard;
+        if (y > 0.0 && y < baba && t > t_after) {
+            return t;
+        }
+    }
+    return min(sphere_hit(o, d, pa, r, t_after), sphere_hit(o, d, pb, r, t_after));
+}
+
+fn next_surface(o: vec3<f32>, d: vec3<f32>, t_after: f32) -> Hit {
+    var best = Hit(1e30, HIT_NONE, 0u);
+    let n_e = min(overlays.counts.x, MAX_ELLIPSOIDS);
+    for (var i = 0u; i < n_e; i = i + 1u) {
+        let m = overlays.ellipsoids[i].unit_from_world;
+        let ou = (m * vec4<f32>(o, 1.0)).xyz;
+        let du = (m * vec4<f32>(d, 0.0)).xyz;
+        let a = dot(du, du);
+        let b = dot(ou, du);
+        let c = dot(ou, ou) - 1.0;
+        let h = b * b - a * c;
+        if (a > 1e-12 && h >= 0.0) {
+            let s = sqrt(h);
+            let t_near = (-b - s) / a;
+            let t_far = (-b + s) / a;
+            if (t_near > t_after && t_near < best.t) {
+                best = Hit(t_near, HIT_ELLIPSOID, i);
+            } else if (t_far > t_after && t_far < best.t) {
+                best = Hit(t_far, HIT_ELLIPSOID, i);
+            }
+        }
+    }
+    let n_s = min(overlays.counts.y, MAX_SEGMENTS);
+    for (var i = 0u; i < n_s; i = i + 1u) {
+        let s = overlays.segments[i];
+        let t = capsule_hit(o, d, s.a.xyz, s.b.xyz, s.a.w, t_after);
+        if (t < best.t) {
+            best = Hit(t, HIT_CAPSULE, i);
+        }
+        if (s.params.x > 0.0) {
+            let ta = sphere_hit(o, d, s.a.xyz, s.b.w, t_after);
+            if (ta < best.t) {
+                best = Hit(ta, HIT_SPHERE_A, i);
+            }
+        }
+        if (s.params.y > 0.0) {
+            let tb = sphere_hit(o, d, s.b.xyz, s.b.w, t_after);
+            if (tb < best.t) {
+                best = Hit(tb, HIT_SPHERE_B, i);
+            }
+        }
+    }
+    let n_p = min(overlays.counts.z, MAX_POINTS);
+    for (var i = 0u; i < n_p; i = i + 1u) {
+        let pt = overlays.points[i];
+        let t = sphere_hit(o, d, pt.position.xyz, pt.position.w, t_after);
+        if (t < best.t) {
+            best = Hit(t, HIT_POINT, i);
+        }
+    }
+    return best;
+}
+
+// Colour (premultiplied by nothing) and alpha of a surface hit, shaded.
+fn surface_color(hit: Hit, o: vec3<f32>, d: vec3<f32>) -> vec4<f32> {
+    let p = o + hit.t * d;
+    switch hit.kind {
+        case 1u: {
+            let e = overlays.ellipsoids[hit.index];
+            let q = (e.unit_from_world * vec4<f32>(p, 1.0)).xyz;
+            let lin = mat3x3<f32>(e.unit_from_world[0].xyz, e.unit_from_world[1].xyz, e.unit_from_world[2].xyz);
+            return vec4<f32>(shade(e.color.rgb, transpose(lin) * q, d), e.color.a);
+        }
+        case 2u: {
+            let s = overlays.segments[hit.index];
+            let ba = s.b.xyz - s.a.xyz;
+            let h = clamp(dot(p - s.a.xyz, ba) / max(dot(ba, ba), 1e-10), 0.0, 1.0);
+            return vec4<f32>(shade(s.color.rgb, p - (s.a.xyz + h * ba), d), s.color.a);
+        }
+        case 3u: {
+            let s = overlays.segments[hit.index];
+            return vec4<f32>(shade(s.color.rgb, p - s.a.xyz, d), s.color.a);
+        }
+        case 4u: {
+            let s = overlays.segments[hit.index];
+            return vec4<f32>(shade(s.color.rgb, p - s.b.xyz, d), s.color.a);
+        }
+        default: {
+            let pt = overlays.points[hit.index];
+            return vec4<f32>(shade(pt.color.rgb, p - pt.position.xyz, d), pt.color.a);
+        }
+    }
+}
+
+@fragment
+fn fs_raycast(in: FullscreenOut) -> @location(0) vec4<f32> {
+    let o = view.origin_world.xyz;
+    let through = view.axis_z_world.xyz + (in.screen_px.x - 0.5 * view.screen.x) * view.axis_x_world.xyz
+        + (in.screen_px.y - 0.5 * view.screen.y) * view.axis_y_world.xyz;
+    let d = normalize(through);
+
+    // Ray interval inside the volume (texture box), then the clip box and clip plane.
+    let o_tex = texture_from_world(o);
+    let d_tex = (view.texture_from_world * vec4<f32>(d, 0.0)).xyz;
+    var span = ray_box(o_tex, d_tex, vec3<f32>(0.0), vec3<f32>(1.0));
+    if ((view.modes.w & FLAG_CLIP_BOX) != 0u) {
+        let c = ray_box(o, d, view.clip_min.xyz, view.clip_max.xyz);
+        span = vec2<f32>(max(span.x, c.x), min(span.y, c.y));
+    }
+    if ((view.modes.w & FLAG_CLIP_PLANE) != 0u) {
+        let n = view.clip_plane.xyz;
+        let denom = dot(n, d);
+        let num = view.clip_plane.w - dot(n, o);
+        if (abs(denom) < 1e-8) {
+            if (num < 0.0) {
+                span = vec2<f32>(1.0, 0.0);
+            }
+        } else if (denom > 0.0) {
+            span.y = min(span.y, num / denom);
+        } else {
+            span.x = max(span.x, num / denom);
+        }
+    }
+    span.x = max(span.x, 0.0);
+
+    let step = max(view.ray.x, 1e-3);
+    var t = span.x;
+    if (view.modes.z != 0u) {
+        t = t + step * hash_pixel(vec2<u32>(in.screen_px), view.modes.z);
+    }
+    let steps = min(u32(max(ceil((span.y - t) / step), 0.0)), MAX_STEPS);
+    let overlays_on = (view.modes.w & FLAG_OVERLAYS) != 0u;
+
+    if (view.modes.x == RAY_MIP) {
+        var best = -1e30;
+        for (var k = 0u; k < steps; k = k + 1u) {
+            best = max(best, sample_hu(texture_from_world(o + (t + f32(k) * step) * d)));
+        }
+        var g = 0.0;
+        if (steps > 0u) {
+            g = grey_from_hu(best);
+        }
+        return to_target(vec4<f32>(vec3<f32>(g), 1.0));
+    }
+
+    var acc = vec3<f32>(0.0);
+    var alpha = 0.0;
+    var hit = Hit(1e30, HIT_NONE, 0u);
+    if (overlays_on) {
+        hit = next_surface(o, d, 0.0);
+    }
+    let mask_on = overlays_on && (overlays.counts.w & OVERLAY_MASK) != 0u;
+    var mask_prev = 0.0;
+    let hu_span = max(view.tf_range.y - view.tf_range.x, 1e-3);
+    let opacity_exponent = step / max(view.ray.y, 1e-3);
+
+    for (var k = 0u; k < steps; k = k + 1u) {
+        let tk = t + f32(k) * step;
+        // Surfaces the ray crossed before this sample.
+        for (var guard = 0u; guard < 8u && hit.kind != HIT_NONE && hit.t <= tk; guard = guard + 1u) {
+            let s = surface_color(hit, o, d);
+            acc = acc + (1.0 - alpha) * s.a * s.rgb;
+            alpha = alpha + (1.0 - alpha) * s.a;
+            hit = next_surface(o, d, hit.t + 1e-3);
+        }
+        if (alpha > OPAQUE) {
+            break;
+        }
+        let p = o + tk * d;
+        let tex = texture_from_world(p);
+        if (mask_on) {
+            let tm = (overlays.mask_texture_from_world * vec4<f32>(p, 1.0)).xyz;
+            var m = 0.0;
+            if (inside_unit_box(tm)) {
+                m = textureSampleLevel(mask_labels, linear_clamp, tm, 0.0).r;
+            }
+            if (m >= 0.5 && mask_prev < 0.5) {
+                let n = -world_gradient(mask_labels, overlays.mask_texture_from_world, overlays.mask_dims.xyz, tm);
+                let a = 0.85;
+                acc = acc + (1.0 - alpha) * a * shade(overlays.mask_color.rgb, n, d);
+                alpha = alpha + (1.0 - alpha) * a;
+            }
+            mask_prev = m;
+        }
+        let hu = textureSampleLevel(volume_hu, linear_clamp, tex, 0.0).r;
+        let tf = textureSampleLevel(transfer_function, linear_clamp, vec2<f32>((hu - view.tf_range.x) / hu_span, view.tf_range.z), 0.0);
+        if (tf.a > 1e-4) {
+            let a = 1.0 - pow(1.0 - clamp(tf.a, 0.0, 0.999), opacity_exponent);
+            var c = tf.rgb;
+            if ((view.modes.w & FLAG_SHADING) != 0u) {
+                c = shade(c, world_gradient(volume_hu, view.texture_from_world, view.volume_dims.xyz, tex), d);
+            }
+            acc = acc + (1.0 - alpha) * a * c;
+            alpha = alpha + (1.0 - alpha) * a;
+        }
+        if (alpha > OPAQUE) {
+            break;
+        }
+    }
+    // Surfaces behind the last sample (e.g. a probe beyond the volume box).
+    for (var guard = 0u; guard < 8u && hit.kind != HIT_NONE && alpha <= OPAQUE; guard = guard + 1u) {
+        let s = surface_color(hit, o, d);
+        acc = acc + (1.0 - alpha) * s.a * s.rgb;
+        alpha = alpha + (1.0 - alpha) * s.a;
+        hit = next_surface(o, d, hit.t + 1e-3);
+    }
+    // Composite over a black background.
+    return to_target(vec4<f32>(acc, 1.0));
+}
