@@ -1,0 +1,161 @@
+//! Scanning: find the files under a folder and read their headers (no pixel data), in parallel.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::error::DicomError;
+use crate::header::{ImageHeader, image_header};
+use crate::meta::SkippedFile;
+use crate::read::{ReadExtent, read_file};
+use crate::series::{SeriesSummary, group_series};
+
+/// What a folder holds: series (not yet decoded), files skipped with reasons, non-DICOM files.
+#[derive(Debug, Clone)]
+pub struct ScanReport {
+    /// The folder (or file) that was scanned.
+    pub root: PathBuf,
+    /// Series found, largest first (CT before other modalities, localizers last).
+    pub series: Vec<SeriesSummary>,
+    /// DICOM (or DICOM-looking) files that could not be used, with the reason.
+    pub skipped: Vec<SkippedFile>,
+    /// Files that are not DICOM at all (e.g. annotation XML); ignored, not errors.
+    pub ignored: Vec<PathBuf>,
+}
+
+/// Scans `root` (a folder, recursively, or a single file) for DICOM images.
+pub fn scan_folder(root: &Path) -> Result<ScanReport, DicomError> {
+    let mut files = Vec::new();
+    if root.is_file() {
+        files.push(root.to_path_buf());
+    } else {
+        collect_files(root, &mut files, 0)?;
+    }
+    files.sort();
+    Ok(scan_paths_under(root, &files))
+}
+
+/// Scans an explicit list of files (no folder walk).
+pub fn scan_files(files: &[PathBuf]) -> ScanReport {
+    let root = files
+        .first()
+        .and_then(|f| f.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    scan_paths_under(&root, files)
+}
+
+enum Probe {
+    Image(Box<ImageHeader>),
+    NotDicom,
+    Skipped(SkippedFile),
+}
+
+fn scan_paths_under(root: &Path, files: &[PathBuf]) -> ScanReport {
+    let probes: Vec<Probe> = files.par_iter().map(|p| probe(p)).collect();
+    let mut headers = Vec::new();
+    let mut skipped = Vec::new();
+    let mut ignored = Vec::new();
+    for (path, probe) in files.iter().zip(probes) {
+        match probe {
+            Probe::Image(h) => headers.push(Arc::new(*h)),
+            Probe::NotDicom => ignored.push(path.clone()),
+            Probe::Skipped(s) => skipped.push(s),
+        }
+    }
+    let headers = drop_duplicate_instances(headers, &mut skipped);
+    let series = group_series(headers);
+    ScanReport {
+        root: root.to_path_buf(),
+        series,
+        skipped,
+        ignored,
+    }
+}
+
+fn probe(path: &Path) -> Probe {
+    match read_file(path, ReadExtent::Header) {
+        Ok(None) => Probe::NotDicom,
+        Ok(Some(parsed)) => {
+            let obj = parsed.obj();
+            // DICOMDIR, structured reports, presentation states...: DICOM but not images.
+            if obj.get(crate::attrs::tags::ROWS).is_none()
+                && obj.get(crate::attrs::tags::PIXEL_DATA).is_none()
+            {
+                let what = crate::attrs::string(obj, crate::attrs::tags::SOP_CLASS_UID)
+                    .map_or_else(
+                        || "unknown SOP class".to_string(),
+                        |s| format!("SOP class {s}"),
+                    );
+                return Probe::Skipped(SkippedFile {
+                    path: path.to_path_buf(),
+                    reason: format!("DICOM file without an image ({what})"),
+                });
+            }
+            match image_header(path, &parsed) {
+                Ok(h) => Probe::Image(Box::new(h)),
+                Err(e) => Probe::Skipped(SkippedFile {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        Err(e) => Probe::Skipped(SkippedFile {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// The same SOP instance stored twice (a copy, or the same image re-encoded) is one image:
+/// keep the first file (by path) and report the others.
+fn drop_duplicate_instances(
+    headers: Vec<Arc<ImageHeader>>,
+    skipped: &mut Vec<SkippedFile>,
+) -> Vec<Arc<ImageHeader>> {
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    let mut kept = Vec::with_capacity(headers.len());
+    for h in headers {
+        if let Some(uid) = &h.sop_instance_uid {
+            if let Some(first) = seen.get(uid) {
+                skipped.push(SkippedFile {
+                    path: h.path.clone(),
+                    reason: format!(
+                        "same SOPInstanceUID as {} (a duplicate or re-encoded copy)",
+                        first.display()
+                    ),
+                });
+                continue;
+            }
+            seen.insert(uid.clone(), h.path.clone());
+        }
+        kept.push(h);
+    }
+    kept
+}
+
+/// Recursive walk; symlinked folders are not followed (no cycles), symlinked files are.
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<(), DicomError> {
+    const MAX_DEPTH: usize = 32;
+    let entries = std::fs::read_dir(dir).map_err(|source| DicomError::ReadFolder {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(file_type) = entry.file_type() else {
+            continue;
+        };
+        if file_type.is_dir() {
+            if depth < MAX_DEPTH {
+                // An unreadable sub-folder should not hide the rest of the tree.
+                let _ = collect_files(&path, out, depth + 1);
+            }
+        } else if file_type.is_file() || (file_type.is_symlink() && path.is_file()) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
