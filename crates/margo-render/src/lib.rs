@@ -37,3 +37,6 @@ pub use raycast::{
 };
 pub use renderer::{Frame, RenderTarget, Renderer, ViewKey};
 pub use window::{WindowLevel, WindowPreset};
+
+/// Re-exported so the app and margo-render agree on one wgpu.
+pub use wgpu;

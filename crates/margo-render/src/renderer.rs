@@ -622,6 +622,14 @@ impl Renderer {
                 height: h,
             });
         }
+        let max = self.device.limits().max_texture_dimension_2d;
+        if w > max || h > max {
+            return Err(RenderError::OutputTooLarge {
+                width: w,
+                height: h,
+                max_dimension: max,
+            });
+        }
         let flags = if target_format.is_srgb() {
             gpu_types::FLAG_SRGB_TARGET
         } else {

@@ -29,3 +29,12 @@ pub fn noise(i: usize, j: usize, k: usize) -> f64 {
     h ^= h >> 29;
     (h >> 11) as f64 / (1u64 << 53) as f64
 }
+
+/// Debug aid: writes a binary PPM (convert with ImageMagick).
+pub fn dump_ppm(img: &margo_render::RgbaImage, path: &str) {
+    let mut out = format!("P6 {} {} 255\n", img.width, img.height).into_bytes();
+    for p in img.pixels.chunks(4) {
+        out.extend_from_slice(&p[..3]);
+    }
+    std::fs::write(path, out).unwrap();
+}
