@@ -7,7 +7,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
 use dicom_dictionary_std::tags;
-use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions, file::ReadPreamble};
+use dicom_object::{
+    DefaultDicomObject, FileMetaTableBuilder, InMemDicomObject, OpenFileOptions,
+    StandardDataDictionary, file::ReadPreamble,
+};
 use dicom_transfer_syntax_registry::entries::{
     EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN,
 };
@@ -93,23 +96,41 @@ fn read_file_inner(path: &Path, extent: ReadExtent) -> Result<Option<ParsedFile>
 
     if let Some(preamble) = preamble {
         reader.seek(SeekFrom::Start(0)).map_err(open_err)?;
-        let mut options = OpenFileOptions::new()
-            .transfer_syntax_index(MargoTsIndex)
-            .read_preamble(preamble);
-        if extent == ReadExtent::Header {
-            options = options.read_until(tags::PIXEL_DATA);
-        }
-        let obj = options
-            .from_reader(reader)
-            .map_err(|e| DicomError::ParseFile {
-                path: path.to_path_buf(),
-                message: error_chain(&e),
-            })?;
+        let first_try = options(preamble, extent).from_reader(&mut reader);
+        let (obj, notes) = match first_try {
+            Ok(obj) => (obj, Vec::new()),
+            Err(e) => {
+                let message = error_chain(&e);
+                // Some writers put out-of-spec values in the file meta (e.g. an 18-character
+                // AE title). The meta only tells the transfer syntax: rebuild it in memory.
+                let meta_start = if preamble == ReadPreamble::Always {
+                    132
+                } else {
+                    4
+                };
+                match read_with_rebuilt_meta(&mut reader, meta_start, extent) {
+                    Some(Ok(obj)) => (
+                        obj,
+                        vec![format!(
+                            "{}: invalid file meta ({message}); rebuilt in memory from its \
+                             transfer syntax (the file is not changed)",
+                            path.display()
+                        )],
+                    ),
+                    _ => {
+                        return Err(DicomError::ParseFile {
+                            path: path.to_path_buf(),
+                            message,
+                        });
+                    }
+                }
+            }
+        };
         let ts_uid = trim_uid(obj.meta().transfer_syntax()).to_string();
         return Ok(Some(ParsedFile {
             dataset: Dataset::Part10(Box::new(obj)),
             ts_uid,
-            notes: Vec::new(),
+            notes,
         }));
     }
 
@@ -156,6 +177,104 @@ fn read_file_inner(path: &Path, extent: ReadExtent) -> Result<Option<ParsedFile>
         ts_uid: ts.uid().to_string(),
         notes,
     }))
+}
+
+fn options(
+    preamble: ReadPreamble,
+    extent: ReadExtent,
+) -> OpenFileOptions<StandardDataDictionary, MargoTsIndex> {
+    let options = OpenFileOptions::new()
+        .transfer_syntax_index(MargoTsIndex)
+        .read_preamble(preamble);
+    match extent {
+        ReadExtent::Header => options.read_until(tags::PIXEL_DATA),
+        ReadExtent::All => options,
+    }
+}
+
+/// The file meta group values we need, read leniently (lengths trusted, values not checked).
+#[derive(Debug, Default, PartialEq)]
+struct RawMeta {
+    transfer_syntax: Option<String>,
+    sop_class_uid: Option<String>,
+    sop_instance_uid: Option<String>,
+    /// Bytes from the start of the group to the first data set element.
+    length: usize,
+}
+
+/// Walks explicit VR little endian group 0002 elements at the start of `bytes`.
+fn parse_raw_meta(bytes: &[u8]) -> Option<RawMeta> {
+    let mut meta = RawMeta::default();
+    let mut pos = 0usize;
+    while pos + 8 <= bytes.len() {
+        let group = u16::from_le_bytes([bytes[pos], bytes[pos + 1]]);
+        if group != 0x0002 {
+            break;
+        }
+        let element = u16::from_le_bytes([bytes[pos + 2], bytes[pos + 3]]);
+        let vr = &bytes[pos + 4..pos + 6];
+        let (header, len) = if matches!(
+            vr,
+            b"OB" | b"OW" | b"OF" | b"SQ" | b"UT" | b"UN" | b"UC" | b"UR" | b"OD" | b"OL" | b"OV"
+        ) {
+            let l = bytes.get(pos + 8..pos + 12)?;
+            (12, u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize)
+        } else {
+            (
+                8,
+                u16::from_le_bytes([bytes[pos + 6], bytes[pos + 7]]) as usize,
+            )
+        };
+        let value = bytes.get(pos + header..pos + header + len)?;
+        let text = || {
+            Some(
+                String::from_utf8_lossy(value)
+                    .trim_end_matches(|c: char| c.is_whitespace() || c == '\0')
+                    .to_string(),
+            )
+        };
+        match element {
+            0x0002 => meta.sop_class_uid = text(),
+            0x0003 => meta.sop_instance_uid = text(),
+            0x0010 => meta.transfer_syntax = text(),
+            _ => {}
+        }
+        pos += header + len;
+    }
+    meta.length = pos;
+    meta.transfer_syntax.is_some().then_some(meta)
+}
+
+fn read_with_rebuilt_meta(
+    reader: &mut BufReader<File>,
+    meta_start: u64,
+    extent: ReadExtent,
+) -> Option<Result<DefaultDicomObject, dicom_object::ReadError>> {
+    reader.seek(SeekFrom::Start(meta_start)).ok()?;
+    let mut head = Vec::new();
+    reader
+        .by_ref()
+        .take(64 * 1024)
+        .read_to_end(&mut head)
+        .ok()?;
+    let raw = parse_raw_meta(&head)?;
+    let mut builder = FileMetaTableBuilder::new().transfer_syntax(raw.transfer_syntax?);
+    if let Some(uid) = raw.sop_class_uid {
+        builder = builder.media_storage_sop_class_uid(uid);
+    }
+    if let Some(uid) = raw.sop_instance_uid {
+        builder = builder.media_storage_sop_instance_uid(uid);
+    }
+    let meta = builder.build().ok()?;
+    let mut rebuilt = b"DICM".to_vec();
+    meta.write(&mut rebuilt).ok()?;
+    reader
+        .seek(SeekFrom::Start(meta_start + raw.length as u64))
+        .ok()?;
+    Some(
+        options(ReadPreamble::Never, extent)
+            .from_reader(std::io::Cursor::new(rebuilt).chain(reader)),
+    )
 }
 
 /// Does `bytes` start like a little-endian data set (first element in group 0008, or 0002)?

@@ -48,6 +48,17 @@ pub struct SeriesSummary {
 }
 
 impl SeriesSummary {
+    /// The files of this series, in slice order (a multi-frame file appears once).
+    pub fn files(&self) -> Vec<std::path::PathBuf> {
+        let mut out: Vec<std::path::PathBuf> = Vec::new();
+        for s in &self.slices {
+            if out.last() != Some(&s.header.path) && !out.contains(&s.header.path) {
+                out.push(s.header.path.clone());
+            }
+        }
+        out
+    }
+
     pub fn voxel_count(&self) -> usize {
         self.dims.iter().product()
     }
@@ -259,6 +270,10 @@ pub(crate) fn plan_geometry(
     let frame0 = &first.frames[slices[0].frame as usize];
     let path0 = first.path.clone();
 
+    if slices.len() > 1 && is_unplaced_multiframe(slices) {
+        return unplaced_multiframe(slices, warnings);
+    }
+
     // Direction: row (i) and column (j) cosines from the header, normal = row x column.
     let (row, col) = match frame0.orientation {
         Some(o) => (
@@ -443,4 +458,55 @@ fn sort_and_measure(
         *dst = s.clone();
     }
     Ok((p0.into(), spacing))
+}
+
+/// One multi-frame file whose frames carry no plane position or orientation at all (neither
+/// functional groups nor top-level attributes beyond frame 0).
+fn is_unplaced_multiframe(slices: &[SliceRef]) -> bool {
+    let h = &slices[0].header;
+    slices.iter().all(|s| Arc::ptr_eq(&s.header, h))
+        && h.frames
+            .iter()
+            .skip(1)
+            .all(|f| f.position.is_none() && f.orientation.is_none())
+        && h.frames[0].orientation.is_none()
+}
+
+/// Frames in file order on an identity grid at the origin, said loudly in the warnings: the
+/// file gives nothing to sort or place them by, so nothing can contradict this order.
+fn unplaced_multiframe(
+    slices: &mut [SliceRef],
+    warnings: &mut Vec<String>,
+) -> Result<VolumeGeometry, DicomError> {
+    slices.sort_by_key(|s| s.frame);
+    let h = Arc::clone(&slices[0].header);
+    let ps = h.frames[0].pixel_spacing.unwrap_or_else(|| {
+        warnings.push(format!(
+            "{}: no PixelSpacing; 1 mm x 1 mm assumed",
+            h.path.display()
+        ));
+        [1.0, 1.0]
+    });
+    let spacing_k = h
+        .spacing_between_slices_mm
+        .or(h.slice_thickness_mm)
+        .filter(|s| *s > 0.0)
+        .unwrap_or(1.0);
+    warnings.push(format!(
+        "{}: {} frames without plane position or orientation: stacked in frame order on an \
+         identity (axial) grid at the origin, {spacing_k} mm apart (from the header's \
+         SpacingBetweenSlices/SliceThickness); the placement in the patient is unknown",
+        h.path.display(),
+        slices.len()
+    ));
+    VolumeGeometry::new(
+        [h.format.cols, h.format.rows, slices.len()],
+        [ps[1], ps[0], spacing_k],
+        [0.0; 3],
+        Matrix3::identity(),
+    )
+    .map_err(|source| DicomError::InvalidGeometry {
+        path: h.path.clone(),
+        source,
+    })
 }
