@@ -23,6 +23,7 @@ pub mod overlay;
 pub mod raycast;
 pub mod renderer;
 pub mod shaders;
+pub mod spec;
 pub mod window;
 
 pub use error::RenderError;
@@ -36,6 +37,7 @@ pub use raycast::{
     ClipPlane, RayMode, RaycastView, TfChoice, TransferFunction, TransferFunctionPreset,
 };
 pub use renderer::{Frame, RenderTarget, Renderer, ViewKey};
+pub use spec::{Preset, RenderMode, ViewName, ViewSpec};
 pub use window::{WindowLevel, WindowPreset};
 
 /// Re-exported so the app and margo-render agree on one wgpu.
