@@ -1,0 +1,233 @@
+//! `--screenshot OUT.png`: wait until the case is loaded and every view has drawn a complete
+//! frame, save the window as PNG and close. `--bench-frames N`: time N frames while scrolling
+//! and N while dragging a probe, print the result as JSON and close.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use eframe::egui;
+use margo_volume::nalgebra::Vector3;
+
+use super::MargoApp;
+
+/// Exit status shared between the app and `main` (eframe's run loop returns `()`).
+#[derive(Debug, Clone, Default)]
+pub struct ExitCode(Arc<AtomicU8>);
+
+impl ExitCode {
+    pub fn set(&self, code: u8) {
+        self.0.store(code, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> std::process::ExitCode {
+        std::process::ExitCode::from(self.0.load(Ordering::Relaxed))
+    }
+}
+
+/// Frames to wait after everything is drawn, so the window surface holds a complete frame.
+const SETTLE_FRAMES: u32 = 3;
+/// Give up waiting for the case after this long (still save what the window shows).
+const LOAD_TIMEOUT: Duration = Duration::from_secs(240);
+
+#[derive(Default)]
+pub struct Capture {
+    screenshot: Option<PathBuf>,
+    bench_frames: Option<usize>,
+    pub exit: ExitCode,
+    started: Option<Instant>,
+    ready_frames: u32,
+    requested: bool,
+    result: Arc<Mutex<Option<Result<(), String>>>>,
+    failure_code: u8,
+    bench: Option<Bench>,
+}
+
+impl Capture {
+    pub fn new(screenshot: Option<PathBuf>, bench_frames: Option<usize>) -> Self {
+        Self {
+            screenshot,
+            bench_frames,
+            ..Default::default()
+        }
+    }
+
+    pub fn active(&self) -> bool {
+        self.screenshot.is_some() || self.bench_frames.is_some()
+    }
+}
+
+/// Called at the end of every frame.
+pub fn step(app: &mut MargoApp, ctx: &egui::Context, viewer_ready: Option<bool>, loading: bool) {
+    if !app.capture.active() {
+        return;
+    }
+    let started = *app.capture.started.get_or_insert_with(Instant::now);
+    ctx.request_repaint();
+    if app.capture.bench_frames.is_some() {
+        bench_step(app, ctx, viewer_ready);
+        return;
+    }
+    let Some(path) = app.capture.screenshot.clone() else {
+        return;
+    };
+    let c = &mut app.capture;
+    if let Some(result) = c.result.lock().ok().and_then(|mut r| r.take()) {
+        match result {
+            Ok(()) => {
+                eprintln!("saved screenshot {}", path.display());
+                c.exit.set(c.failure_code);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                c.exit.set(1);
+            }
+        }
+        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        return;
+    }
+    if c.requested {
+        return;
+    }
+    let failed = viewer_ready.is_none() && !loading;
+    let timed_out = started.elapsed() > LOAD_TIMEOUT;
+    if viewer_ready == Some(true) || failed || timed_out {
+        c.ready_frames += 1;
+    }
+    if c.ready_frames >= SETTLE_FRAMES {
+        if failed {
+            eprintln!("error: no case is shown: {}", app.errors.join("; "));
+            c.failure_code = 2;
+        } else if timed_out && viewer_ready != Some(true) {
+            eprintln!("error: the views were not ready after {LOAD_TIMEOUT:?}");
+            c.failure_code = 3;
+        }
+        c.requested = true;
+        let result = c.result.clone();
+        let repaint = ctx.clone();
+        ctx.request_screenshot(move |image| {
+            let r = save_png(&path, &image).map_err(|e| format!("{e:#}"));
+            if let Ok(mut slot) = result.lock() {
+                *slot = Some(r);
+            }
+            repaint.request_repaint();
+        });
+    }
+}
+
+/// Writes an egui image as an RGBA PNG, atomically.
+pub fn save_png(path: &Path, image: &egui::ColorImage) -> anyhow::Result<()> {
+    let [w, h] = image.size;
+    let mut rgba = Vec::with_capacity(w * h * 4);
+    for p in &image.pixels {
+        let [r, g, b, a] = p.to_srgba_unmultiplied();
+        rgba.extend_from_slice(&[r, g, b, a]);
+    }
+    let mut bytes = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut bytes, w as u32, h as u32);
+        enc.set_color(png::ColorType::Rgba);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut writer = enc.write_header().context("encoding PNG header")?;
+        writer
+            .write_image_data(&rgba)
+            .context("encoding PNG data")?;
+    }
+    super::recent::write_atomically(path, &bytes)
+        .with_context(|| format!("saving screenshot {}", path.display()))
+}
+
+/// Frame-time measurement: scrolling, then dragging a probe end.
+struct Bench {
+    frames: usize,
+    scenario: usize,
+    last: Option<Instant>,
+    times_ms: Vec<f64>,
+    results: Vec<(String, Vec<f64>)>,
+    direction: f64,
+}
+
+const SCENARIOS: [&str; 2] = ["scroll axial", "drag probe"];
+
+fn bench_step(app: &mut MargoApp, ctx: &egui::Context, viewer_ready: Option<bool>) {
+    let frames = app.capture.bench_frames.unwrap_or(100).max(2);
+    if viewer_ready != Some(true) && app.capture.bench.is_none() {
+        if viewer_ready.is_none() && !app.errors.is_empty() {
+            eprintln!("error: bench needs a case: {}", app.errors.join("; "));
+            app.capture.exit.set(2);
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+        return;
+    }
+    let bench = app.capture.bench.get_or_insert_with(|| Bench {
+        frames,
+        scenario: 0,
+        last: None,
+        times_ms: Vec::new(),
+        results: Vec::new(),
+        direction: 1.0,
+    });
+    let now = Instant::now();
+    if let Some(last) = bench.last {
+        bench.times_ms.push((now - last).as_secs_f64() * 1e3);
+    }
+    bench.last = Some(now);
+    if bench.times_ms.len() >= bench.frames {
+        let name = SCENARIOS[bench.scenario].to_owned();
+        bench
+            .results
+            .push((name, std::mem::take(&mut bench.times_ms)));
+        bench.scenario += 1;
+        bench.last = None;
+    }
+    let scenario = bench.scenario;
+    if scenario >= SCENARIOS.len() {
+        let report = bench_report(&bench.results, ctx);
+        println!("{report}");
+        app.capture.exit.set(0);
+        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        return;
+    }
+    let direction = bench.direction;
+    let Some(v) = app.viewer_mut() else { return };
+    match scenario {
+        0 => {
+            let before = v.state.crosshair_in_world;
+            v.scroll(0, direction, false);
+            if v.state.crosshair_in_world == before {
+                if let Some(b) = app.capture.bench.as_mut() {
+                    b.direction = -b.direction;
+                }
+            }
+        }
+        _ => {
+            if v.plan.probes.is_empty() {
+                let tip = v.state.crosshair_in_world;
+                v.plan.add_probe(tip, tip + Vector3::new(60.0, -60.0, 20.0));
+            }
+            let n = app.capture.bench.as_ref().map_or(0, |b| b.times_ms.len()) as f64;
+            if let Some(v) = app.viewer_mut() {
+                let tip = v.plan.probes[0].tip;
+                let moved = tip + Vector3::new((n * 0.3).sin() * 0.8, (n * 0.3).cos() * 0.8, 0.0);
+                v.plan.move_probe_end(0, true, moved);
+                v.state.crosshair_in_world = moved;
+            }
+        }
+    }
+}
+
+fn bench_report(results: &[(String, Vec<f64>)], ctx: &egui::Context) -> String {
+    let size = ctx.content_rect().size();
+    let rows: Vec<serde_json::Value> = results
+        .iter()
+        .map(|(name, t)| {
+            let mut s = t.clone();
+            s.sort_by(f64::total_cmp);
+            let median = s.get(s.len() / 2).copied().unwrap_or(f64::NAN);
+            let worst = s.last().copied().unwrap_or(f64::NAN);
+            serde_json::json!({"scenario": name, "frames": s.len(), "median_ms": median, "worst_ms": worst})
+        })
+        .collect();
+    serde_json::json!({"window_points": [size.x, size.y], "results": rows}).to_string()
+}

@@ -1,0 +1,287 @@
+//! The desktop planning app: eframe (wgpu renderer) + egui.
+//!
+//! - [`state`]: the viewer's state and interaction rules, no UI code.
+//! - [`loader`] / [`dicom_bridge`]: loading off the UI thread with progress and cancel.
+//! - [`viewer`]: the 2x2 views and their interaction; [`panels`]: side panel and top bar.
+//! - [`render_bridge`]: how a view's image is produced (GPU through margo-render when
+//!   available, else the CPU reslice); [`plan_bridge`]: margo-plan behind one small API.
+//! - [`capture`]: `--screenshot` and `--bench-frames`.
+
+pub mod capture;
+pub mod case;
+pub mod cpu_view;
+pub mod dicom_bridge;
+pub mod loader;
+pub mod overlay;
+pub mod panels;
+pub mod plan_bridge;
+pub mod recent;
+pub mod render_bridge;
+pub mod startup;
+pub mod state;
+pub mod viewer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use eframe::egui;
+
+use case::{Case, SeriesChoice, SkippedFile};
+use loader::{LoadEvent, LoadJob};
+use recent::RecentFolders;
+
+/// How the app was started (command line).
+#[derive(Debug, Clone, Default)]
+pub struct AppOptions {
+    /// Folder to open at start-up (None: the welcome screen).
+    pub folder: Option<PathBuf>,
+    /// Save the window as PNG once everything is drawn, then exit.
+    pub screenshot: Option<PathBuf>,
+    /// Measure frame times over this many frames per scenario, print JSON, then exit.
+    pub bench_frames: Option<usize>,
+    /// Where recent folders persist (None: not persisted, as in tests).
+    pub recent_path: Option<PathBuf>,
+}
+
+/// What the window shows.
+pub enum Phase {
+    Welcome,
+    Loading(LoadJob),
+    Picking {
+        job: LoadJob,
+        series: Vec<SeriesChoice>,
+        skipped: Vec<SkippedFile>,
+    },
+    Viewing(Box<viewer::Viewer>),
+}
+
+pub struct MargoApp {
+    pub phase: Phase,
+    /// Errors shown in the window until dismissed (newest last).
+    pub errors: Vec<String>,
+    pub recent: RecentFolders,
+    recent_path: Option<PathBuf>,
+    pub folder_input: String,
+    pub gpu: Option<eframe::egui_wgpu::RenderState>,
+    pub capture: capture::Capture,
+    ctx: Option<egui::Context>,
+    pending_open: Option<PathBuf>,
+}
+
+impl MargoApp {
+    /// `gpu` is eframe's (or the test harness's) wgpu state, shared with margo-render.
+    pub fn new(options: AppOptions, gpu: Option<eframe::egui_wgpu::RenderState>) -> Self {
+        let recent = options
+            .recent_path
+            .as_deref()
+            .map(RecentFolders::load)
+            .unwrap_or_default();
+        Self {
+            phase: Phase::Welcome,
+            errors: Vec::new(),
+            recent,
+            recent_path: options.recent_path.clone(),
+            folder_input: options
+                .folder
+                .as_ref()
+                .map(|f| f.display().to_string())
+                .unwrap_or_default(),
+            gpu,
+            capture: capture::Capture::new(options.screenshot.clone(), options.bench_frames),
+            ctx: None,
+            pending_open: options.folder,
+        }
+    }
+
+    /// Starts loading `folder` in the background (replacing any load in progress).
+    pub fn open_folder(&mut self, ctx: &egui::Context, folder: &Path) {
+        let ctx = ctx.clone();
+        let wake: loader::Wake = Arc::new(move || ctx.request_repaint());
+        self.folder_input = folder.display().to_string();
+        self.phase = Phase::Loading(LoadJob::start(folder, wake));
+    }
+
+    /// Shows an already loaded case (tests, or after loading).
+    pub fn show_case(&mut self, case: Case) {
+        if !case.info.folder.as_os_str().is_empty() {
+            self.recent.push(&case.info.folder);
+            if let Some(path) = &self.recent_path
+                && let Err(e) = self.recent.save(path)
+            {
+                self.errors
+                    .push(format!("could not save the recent folders list: {e:#}"));
+            }
+        }
+        self.phase = Phase::Viewing(Box::new(viewer::Viewer::new(case, self.gpu.as_ref())));
+    }
+
+    pub fn viewer(&self) -> Option<&viewer::Viewer> {
+        match &self.phase {
+            Phase::Viewing(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn viewer_mut(&mut self) -> Option<&mut viewer::Viewer> {
+        match &mut self.phase {
+            Phase::Viewing(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Handles loader messages.
+    fn poll_loading(&mut self) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Welcome);
+        self.phase = match phase {
+            Phase::Loading(mut job) => loop {
+                match job.poll() {
+                    None => break Phase::Loading(job),
+                    Some(LoadEvent::Progress(_)) => {}
+                    Some(LoadEvent::Scanned {
+                        series, skipped, ..
+                    }) => {
+                        break Phase::Picking {
+                            job,
+                            series,
+                            skipped,
+                        };
+                    }
+                    Some(LoadEvent::Loaded(case)) => {
+                        self.show_case(*case);
+                        return;
+                    }
+                    Some(LoadEvent::Failed(msg)) => {
+                        self.errors.push(msg);
+                        break Phase::Welcome;
+                    }
+                    Some(LoadEvent::Cancelled) => break Phase::Welcome,
+                }
+            },
+            Phase::Picking {
+                mut job,
+                series,
+                skipped,
+            } => loop {
+                match job.poll() {
+                    None => {
+                        break Phase::Picking {
+                            job,
+                            series,
+                            skipped,
+                        };
+                    }
+                    Some(LoadEvent::Loaded(case)) => {
+                        self.show_case(*case);
+                        return;
+                    }
+                    Some(LoadEvent::Failed(msg)) => {
+                        self.errors.push(msg);
+                        break Phase::Welcome;
+                    }
+                    Some(LoadEvent::Cancelled) => break Phase::Welcome,
+                    Some(_) => {}
+                }
+            },
+            other => other,
+        };
+    }
+
+    /// Files dropped on the window: open the folder (or the file's folder).
+    fn handle_dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped = ctx.input(|i| i.raw.dropped_files.clone());
+        let path = dropped
+            .iter()
+            .map(|f| f.path().to_path_buf())
+            .find(|p| !p.as_os_str().is_empty());
+        if let Some(path) = path {
+            let folder = if path.is_dir() {
+                path
+            } else {
+                path.parent().map(Path::to_path_buf).unwrap_or(path)
+            };
+            self.open_folder(ctx, &folder);
+        }
+    }
+
+    /// One frame of the whole window.
+    pub fn frame(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        if self.ctx.is_none() {
+            self.ctx = Some(ctx.clone());
+            viewer::install_style(&ctx);
+        }
+        if let Some(folder) = self.pending_open.take() {
+            self.open_folder(&ctx, &folder);
+        }
+        self.handle_dropped_files(&ctx);
+        self.poll_loading();
+        panels::top_bar(self, ui);
+        startup::error_banner(self, ui);
+        let mut open_request = None;
+        match &mut self.phase {
+            Phase::Welcome => {
+                open_request = startup::welcome(ui, &mut self.folder_input, &self.recent);
+            }
+            Phase::Loading(job) => startup::loading(ui, job),
+            Phase::Picking {
+                job,
+                series,
+                skipped,
+            } => startup::picker(ui, job, series, skipped),
+            Phase::Viewing(v) => v.ui(ui),
+        }
+        if let Some(folder) = open_request {
+            self.open_folder(&ctx, &folder);
+        }
+        let viewer_ready = self.viewer().map(viewer::Viewer::all_views_drawn);
+        let loading = matches!(self.phase, Phase::Loading(_) | Phase::Picking { .. });
+        capture::step(self, &ctx, viewer_ready, loading);
+    }
+}
+
+impl eframe::App for MargoApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frame(ui);
+    }
+}
+
+/// Opens the window; returns the process exit code (non-zero when `--screenshot` or
+/// `--bench-frames` could not complete).
+pub fn run_native(options: AppOptions, size: [f32; 2]) -> anyhow::Result<std::process::ExitCode> {
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Margo — ablation planning")
+            .with_inner_size(size)
+            .with_min_inner_size([640.0, 400.0])
+            .with_drag_and_drop(true),
+        renderer: eframe::Renderer::Wgpu,
+        ..Default::default()
+    };
+    let exit = capture::ExitCode::default();
+    let exit_for_app = exit.clone();
+    eframe::run_native(
+        "margo",
+        native,
+        Box::new(move |cc| {
+            let mut app = MargoApp::new(options, cc.wgpu_render_state.clone());
+            app.capture.exit = exit_for_app;
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("could not open the window: {e}"))?;
+    Ok(exit.get())
+}
+
+/// The bundled sample case: `sample-data/` next to the executable's project, else the one
+/// this binary was built from, else `./sample-data`.
+pub fn default_sample_folder() -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Ok(exe) = std::env::current_exe() {
+        for dir in exe.ancestors().skip(1).take(4) {
+            candidates.push(dir.join("sample-data"));
+        }
+    }
+    candidates.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-data"));
+    candidates.push(PathBuf::from("sample-data"));
+    candidates.into_iter().find(|p| p.is_dir())
+}

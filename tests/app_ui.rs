@@ -1,0 +1,185 @@
+//! Headless tests of the desktop app (egui_kittest on wgpu; lavapipe in CI): layout
+//! snapshots and the radiology interaction conventions.
+
+mod app_common;
+
+use app_common::{check_golden, chest_case, harness, harness_with, settle};
+use eframe::egui::{self, Event, Modifiers, MouseWheelUnit, PointerButton, Pos2, Vec2};
+use margo::app::state::{SlotContent, WINDOW_PRESETS};
+
+fn wheel(
+    h: &egui_kittest::Harness<'static, margo::app::MargoApp>,
+    lines: f32,
+    modifiers: Modifiers,
+) {
+    h.event(Event::MouseWheel {
+        unit: MouseWheelUnit::Line,
+        delta: Vec2::new(0.0, lines),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Unknown,
+        modifiers,
+    });
+}
+
+fn button(
+    h: &egui_kittest::Harness<'static, margo::app::MargoApp>,
+    pos: Pos2,
+    button: PointerButton,
+    pressed: bool,
+) {
+    h.event(Event::PointerButton {
+        pos,
+        button,
+        pressed,
+        modifiers: Modifiers::NONE,
+    });
+}
+
+fn slot_center(h: &egui_kittest::Harness<'static, margo::app::MargoApp>, slot: usize) -> Pos2 {
+    h.state().viewer().expect("a case is shown").rects[slot]
+        .expect("slot is visible")
+        .center()
+}
+
+#[test]
+fn layout_2x2_shows_four_views_with_letters() {
+    let mut h = harness(|app| app.show_case(chest_case()));
+    settle(&mut h, 20);
+    let v = h.state().viewer().unwrap();
+    assert!(v.all_views_drawn());
+    assert!(v.rects.iter().all(Option::is_some));
+    let image = h.render().expect("render");
+    check_golden("layout_2x2_synthetic", &image);
+}
+
+#[test]
+fn wheel_scrolls_slices_and_shift_is_faster() {
+    let mut h = harness(|app| app.show_case(chest_case()));
+    settle(&mut h, 10);
+    let c = slot_center(&h, 0);
+    h.hover_at(c);
+    h.run_steps(1);
+    let z0 = h.state().viewer().unwrap().state.crosshair_in_world.z;
+    wheel(&h, 1.0, Modifiers::NONE);
+    h.run_steps(1);
+    let z1 = h.state().viewer().unwrap().state.crosshair_in_world.z;
+    assert!(
+        (z1 - z0 - 5.0).abs() < 1e-6,
+        "one notch = one 5 mm slice: {z0} -> {z1}"
+    );
+    wheel(&h, -1.0, Modifiers::SHIFT);
+    h.run_steps(1);
+    let z2 = h.state().viewer().unwrap().state.crosshair_in_world.z;
+    assert!(
+        (z1 - z2 - 25.0).abs() < 1e-6,
+        "Shift = 5 slices: {z1} -> {z2}"
+    );
+    // Ctrl+wheel zooms instead of scrolling.
+    wheel(&h, 2.0, Modifiers::CTRL);
+    h.run_steps(1);
+    let v = h.state().viewer().unwrap();
+    assert_eq!(v.state.crosshair_in_world.z, z2);
+    assert!(v.state.slots[0].zoom > 1.0);
+}
+
+#[test]
+fn right_drag_changes_window_level_and_keys_select_presets() {
+    let mut h = harness(|app| app.show_case(chest_case()));
+    settle(&mut h, 10);
+    let before = h.state().viewer().unwrap().state.window;
+    let c = slot_center(&h, 1);
+    h.hover_at(c);
+    button(&h, c, PointerButton::Secondary, true);
+    h.run_steps(1);
+    for n in 1..=10 {
+        h.hover_at(c + Vec2::new(8.0 * n as f32, 3.0 * n as f32));
+        h.run_steps(1);
+    }
+    button(
+        &h,
+        c + Vec2::new(80.0, 30.0),
+        PointerButton::Secondary,
+        false,
+    );
+    h.run_steps(1);
+    let after = h.state().viewer().unwrap().state.window;
+    assert!(after.width_hu > before.width_hu, "{before:?} -> {after:?}");
+    assert!(
+        after.center_hu < before.center_hu,
+        "{before:?} -> {after:?}"
+    );
+    h.key_press(egui::Key::Num2);
+    h.run_steps(1);
+    assert_eq!(
+        h.state().viewer().unwrap().state.window,
+        WINDOW_PRESETS[1].1
+    );
+}
+
+#[test]
+fn click_moves_the_linked_crosshair_and_double_click_maximises() {
+    let mut h = harness(|app| app.show_case(chest_case()));
+    settle(&mut h, 10);
+    let c = slot_center(&h, 0) + Vec2::new(-60.0, -20.0);
+    h.hover_at(c);
+    h.run_steps(1);
+    button(&h, c, PointerButton::Primary, true);
+    button(&h, c, PointerButton::Primary, false);
+    h.run_steps(2);
+    let v = h.state().viewer().unwrap();
+    let p = v.state.crosshair_in_world;
+    // Clicked left of centre in axial = patient right (-x), above = anterior (-y).
+    let g = v.grids[0].clone().expect("axial grid drawn");
+    let (x, y, d) = g.screen_from_world(&p);
+    let r = v.rects[0].unwrap();
+    assert!((x as f32 + r.min.x - c.x).abs() < 1.0 && (y as f32 + r.min.y - c.y).abs() < 1.0);
+    assert!(d.abs() < 1e-6);
+    assert!(p.x < 0.0 && p.y < 0.0, "{p}");
+    // Double-click maximises the coronal view, again restores the grid.
+    let cc = slot_center(&h, 1);
+    h.hover_at(cc);
+    // Half a second later, so this is not a triple-click with the click above.
+    h.run_steps(15);
+    for _ in 0..2 {
+        button(&h, cc, PointerButton::Primary, true);
+        h.run_steps(1);
+        button(&h, cc, PointerButton::Primary, false);
+        h.run_steps(1);
+    }
+    h.run_steps(2);
+    assert_eq!(h.state().viewer().unwrap().state.maximized, Some(1));
+    h.key_press(egui::Key::R);
+    h.run_steps(1);
+    let v = h.state().viewer().unwrap();
+    assert_eq!(
+        v.state.slots[1].content,
+        SlotContent::Mpr(margo_volume::AnatomicalView::Coronal)
+    );
+    assert_eq!(
+        v.state.crosshair_in_world,
+        v.case.volume.geometry().center_in_world()
+    );
+}
+
+#[test]
+fn folder_without_ct_shows_an_error_in_the_window() {
+    // A committed folder holding one text file; relative, so the message (and the golden)
+    // is the same in every checkout.
+    let folder = std::path::PathBuf::from("tests/golden/app/no_ct_folder");
+    assert!(
+        folder.join("README.txt").is_file(),
+        "run from the package root"
+    );
+    let options = margo::app::AppOptions {
+        folder: Some(folder),
+        ..Default::default()
+    };
+    let mut h = harness_with(options, |_| {});
+    settle(&mut h, 300);
+    let app = h.state();
+    assert!(matches!(app.phase, margo::app::Phase::Welcome));
+    assert_eq!(app.errors.len(), 1, "{:?}", app.errors);
+    assert!(app.errors[0].contains("no_ct_folder"), "{}", app.errors[0]);
+    let image = h.render().expect("render");
+    check_golden("error_no_ct", &image);
+}
