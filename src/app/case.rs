@@ -9,6 +9,8 @@ use margo_volume::Volume;
 /// One series found by a scan, as the series picker lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesChoice {
+    /// Index of the series in the scan (the loader's own numbering).
+    pub index: usize,
     pub description: String,
     pub modality: String,
     pub dims: [usize; 3],

@@ -1,62 +1,160 @@
 //! The one place the app talks to margo-dicom: scan a folder into series choices, load one
 //! into a [`Case`]. Progress is reported as (stage, done, total); `cancel` stops the work.
 
+use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
+use margo_dicom::{LoadProgress, ScanReport};
 
-use super::case::{Case, SeriesChoice, SkippedFile};
+use super::case::{Case, CaseInfo, SeriesChoice, SkippedFile};
 
 /// Result of scanning a folder: what the picker lists, plus what `load` needs.
 pub struct ScannedFolder {
     pub choices: Vec<SeriesChoice>,
     pub skipped: Vec<SkippedFile>,
-    folder: std::path::PathBuf,
+    report: ScanReport,
 }
 
+fn skipped_of(report: &ScanReport) -> Vec<SkippedFile> {
+    report
+        .skipped
+        .iter()
+        .map(|s| SkippedFile {
+            path: s.path.display().to_string(),
+            reason: s.reason.clone(),
+        })
+        .collect()
+}
+
+/// Reads every header under `folder` (recursively). Fails when nothing loadable is found.
+/// When exactly one series is a volume (not a localizer), `choices` holds only that one so
+/// the caller loads it without asking.
 pub fn scan(
     folder: &Path,
-    progress: &dyn Fn(&'static str, usize, usize),
+    progress: &(dyn Fn(&'static str, usize, usize) + Sync),
     cancel: &AtomicBool,
 ) -> anyhow::Result<ScannedFolder> {
     progress("Scanning", 0, 0);
     let meta = std::fs::metadata(folder)
         .with_context(|| format!("cannot open folder {}", folder.display()))?;
-    if !meta.is_dir() {
+    if !meta.is_dir() && !meta.is_file() {
         bail!("{} is not a folder", folder.display());
     }
+    let report = margo_dicom::scan_folder(folder)
+        .with_context(|| format!("scanning {}", folder.display()))?;
     if cancel.load(Ordering::Relaxed) {
         bail!("cancelled");
     }
-    Ok(ScannedFolder {
-        choices: Vec::new(),
-        skipped: Vec::new(),
-        folder: folder.to_path_buf(),
-    })
-    .and_then(|s| {
-        if s.choices.is_empty() {
-            bail!(
-                "no CT series found in {} (DICOM reading is not wired into this build yet)",
-                s.folder.display()
-            )
+    // Same rule as `margo info`: no image at all, or several series none of which is CT.
+    if let Err(e) = margo_dicom::choose_ct(&report) {
+        if report.series.is_empty() {
+            return Err(e.into());
         }
-        Ok(s)
+    }
+    let volumes: Vec<usize> = (0..report.series.len())
+        .filter(|&i| !report.series[i].is_localizer && report.series[i].problem.is_none())
+        .collect();
+    let indices: Vec<usize> = if volumes.len() == 1 {
+        volumes
+    } else {
+        (0..report.series.len()).collect()
+    };
+    let choices = indices
+        .iter()
+        .map(|&i| {
+            let s = &report.series[i];
+            let mut warnings = s.warnings.clone();
+            if s.is_localizer {
+                warnings.push("localizer / scout".into());
+            }
+            if let Some(p) = &s.problem {
+                warnings.push(p.clone());
+            }
+            SeriesChoice {
+                index: i,
+                description: s.description.clone(),
+                modality: s.modality.clone(),
+                dims: s.dims,
+                spacing_mm: s.spacing_mm,
+                warnings,
+            }
+        })
+        .collect();
+    Ok(ScannedFolder {
+        choices,
+        skipped: skipped_of(&report),
+        report,
     })
 }
 
+/// Loads choice `index` (an index into `found.choices`).
 pub fn load(
     found: &ScannedFolder,
     index: usize,
-    progress: &dyn Fn(&'static str, usize, usize),
+    progress: &(dyn Fn(&'static str, usize, usize) + Sync),
     cancel: &AtomicBool,
 ) -> anyhow::Result<Case> {
-    progress("Loading", 0, 0);
+    let choice = found
+        .choices
+        .get(index)
+        .with_context(|| format!("no series number {index}"))?;
+    let series = found
+        .report
+        .series
+        .get(choice.index)
+        .with_context(|| format!("no series number {}", choice.index))?;
+    progress("Loading", 0, series.slice_count);
+    // margo-dicom calls this from its decoding threads.
+    let report_progress = |p: LoadProgress| {
+        progress("Loading", p.slices_done, p.slices_total);
+        if cancel.load(Ordering::Relaxed) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let loaded = margo_dicom::load_series(series, &report_progress).with_context(|| {
+        format!(
+            "loading series {} from {}",
+            series.series_uid,
+            found.report.root.display()
+        )
+    })?;
     if cancel.load(Ordering::Relaxed) {
         bail!("cancelled");
     }
-    bail!(
-        "series {index} of {} cannot be loaded: DICOM reading is not wired into this build yet",
-        found.folder.display()
-    )
+    let meta = loaded.meta;
+    let mut skipped = found.skipped.clone();
+    skipped.extend(meta.skipped.iter().map(|s| SkippedFile {
+        path: s.path.display().to_string(),
+        reason: s.reason.clone(),
+    }));
+    Ok(Case {
+        volume: Arc::new(loaded.volume),
+        info: CaseInfo {
+            folder: found.report.root.clone(),
+            series_uid: meta.series_uid.clone(),
+            description: meta.description.clone(),
+            modality: meta.modality.clone(),
+            is_ct: meta.is_ct,
+            patient: meta.anonymisation.summary(),
+            header_windows: meta
+                .window_presets
+                .iter()
+                .map(|w| {
+                    let name = w
+                        .explanation
+                        .clone()
+                        .filter(|e| !e.trim().is_empty())
+                        .unwrap_or_else(|| format!("Header {:.0}/{:.0}", w.center, w.width));
+                    (name, w.center, w.width)
+                })
+                .collect(),
+            warnings: meta.warnings.clone(),
+            skipped,
+        },
+    })
 }

@@ -47,7 +47,7 @@ pub fn top_bar(app: &mut MargoApp, ui: &mut egui::Ui) {
                     d[2]
                 ));
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    ui.label(RichText::new(v.images.backend).weak());
+                    ui.label(RichText::new(&v.images.backend).weak());
                 });
             }
         });

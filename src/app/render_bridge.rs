@@ -1,15 +1,22 @@
-//! How each view's image is produced. The one place the app talks to margo-render; until a
-//! GPU renderer is available the CPU reslice (margo-volume) draws the MPR views into egui
-//! textures, re-rendered only when what they show changes.
+//! How each view's image is produced. The one place the app talks to margo-render: with a
+//! wgpu device (eframe's, or the test harness's) every view is drawn by margo-render through
+//! an egui_wgpu paint callback into egui's own render pass; without one (or if the renderer
+//! cannot be created, e.g. a volume larger than the device's 3D texture limit) the CPU
+//! reslice of margo-volume draws the MPR views into egui textures instead.
 
 use std::sync::Arc;
 
 use eframe::egui::{self, Align2, Color32, FontId, Rect, TextureHandle, TextureOptions};
-use margo_volume::{SliceGrid, Volume};
+use eframe::egui_wgpu::{self, wgpu};
+use margo_render::{
+    EllipsoidOverlay, Frame, Marker, MaskStyle, MprView, RayMode, RaycastView, RenderTarget,
+    Renderer, SegmentOverlay, Shapes, Slab, TfChoice, TransferFunctionPreset,
+};
+use margo_volume::{Interpolation, SliceGrid, Volume};
 
 use super::cpu_view;
 use super::plan_bridge::PlanSession;
-use super::state::{SlabMode, ViewerState, WindowLevel};
+use super::state::{SlabMode, ViewerState, VolumePreset, WindowLevel};
 
 /// What an MPR image depends on; a change re-renders it.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,19 +33,111 @@ struct CachedMpr {
     texture: TextureHandle,
 }
 
+/// The renderer lives in egui_wgpu's callback resources (the paint callback needs it there).
+struct GpuViews {
+    render_state: egui_wgpu::RenderState,
+    /// What was last given to the renderer, to upload only changes.
+    shapes: Shapes,
+    mask_generation: u64,
+    error: Option<String>,
+}
+
 pub struct ViewImages {
     volume: Arc<Volume<i16>>,
     mpr: [Option<CachedMpr>; 4],
+    gpu: Option<GpuViews>,
     /// Which renderer draws the views, for the status line.
-    pub backend: &'static str,
+    pub backend: String,
+}
+
+/// Keys of the views in margo-render (one per slot).
+fn view_key(slot: usize) -> margo_render::ViewKey {
+    slot as margo_render::ViewKey
 }
 
 impl ViewImages {
-    pub fn new(_gpu: Option<&eframe::egui_wgpu::RenderState>, volume: &Arc<Volume<i16>>) -> Self {
+    pub fn new(gpu: Option<&egui_wgpu::RenderState>, volume: &Arc<Volume<i16>>) -> Self {
+        let mut backend = "CPU reslice (no GPU device)".to_owned();
+        let gpu = gpu.and_then(|rs| {
+            let target = RenderTarget::color(rs.target_format);
+            let made = Renderer::new(&rs.device, &rs.queue, target).and_then(|mut r| {
+                r.upload_volume(volume)?;
+                Ok(r)
+            });
+            match made {
+                Ok(r) => {
+                    rs.renderer.write().callback_resources.insert(r);
+                    backend = format!("GPU: {}", rs.adapter.get_info().name);
+                    Some(GpuViews {
+                        render_state: rs.clone(),
+                        shapes: Shapes::default(),
+                        mask_generation: u64::MAX,
+                        error: None,
+                    })
+                }
+                Err(e) => {
+                    backend = format!("CPU reslice (GPU renderer unavailable: {e})");
+                    None
+                }
+            }
+        });
         Self {
             volume: volume.clone(),
             mpr: [None, None, None, None],
-            backend: "CPU reslice",
+            gpu,
+            backend,
+        }
+    }
+
+    pub fn uses_gpu(&self) -> bool {
+        self.gpu.is_some()
+    }
+
+    /// Hands the plan's overlays (mask, zones, probes) to the GPU renderer when they changed.
+    pub fn sync_overlays(&mut self, plan: &PlanSession) {
+        let Some(g) = &mut self.gpu else { return };
+        let mut shapes = Shapes::default();
+        for (n, z) in plan.zones.iter().enumerate() {
+            let a = z.axes_in_world;
+            let s = z.semi_axes_mm;
+            shapes.ellipsoids.push(EllipsoidOverlay {
+                center_in_world: z.center_in_world,
+                semi_axes_mm: [a.column(0) * s.x, a.column(1) * s.y, a.column(2) * s.z],
+                // One group: the union of all zones is what covers the tumour.
+                group: 0,
+                color: [1.0, 0.55, 0.0, 0.35],
+                fill_alpha: 0.12,
+            });
+            let _ = n;
+        }
+        for p in &plan.probes {
+            shapes.segments.push(SegmentOverlay {
+                a_in_world: p.entry,
+                b_in_world: p.tip,
+                color: [0.92, 0.92, 0.92, 1.0],
+                radius_mm: 0.9,
+                marker_a: Marker::Ring,
+                marker_b: Marker::Disc,
+                marker_radius_mm: 2.0,
+            });
+        }
+        let mut resources = g.render_state.renderer.write();
+        let Some(r) = resources.callback_resources.get_mut::<Renderer>() else {
+            return;
+        };
+        if shapes != g.shapes {
+            g.error = r.set_shapes(&shapes).err().map(|e| e.to_string());
+            g.shapes = shapes;
+        }
+        if plan.mask_generation() != g.mask_generation {
+            let style = MaskStyle {
+                color: [1.0, 0.8, 0.16, 1.0],
+                fill_alpha: 0.3,
+            };
+            if let Err(e) = r.set_mask(plan.mask().map(|m| (m, style))) {
+                g.error = Some(e.to_string());
+            }
+            g.mask_generation = plan.mask_generation();
         }
     }
 
@@ -56,6 +155,49 @@ impl ViewImages {
         slab_thickness_mm: f64,
         plan: &PlanSession,
     ) -> bool {
+        if let Some(g) = &self.gpu {
+            let ppp = ui.ctx().pixels_per_point() as f64;
+            let view = MprView {
+                center_in_world: grid.center_in_world(),
+                right_in_world: grid.right_in_world(),
+                down_in_world: grid.down_in_world(),
+                // The callback draws at physical pixels: same field of view, finer pixels.
+                pixel_size_mm: grid.pixel_size_mm() / ppp,
+                width_px: (grid.width() as f64 * ppp).round().max(1.0) as u32,
+                height_px: (grid.height() as f64 * ppp).round().max(1.0) as u32,
+                window: render_window(window),
+                interpolation: Interpolation::Linear,
+                slab: match slab {
+                    SlabMode::Thin => None,
+                    SlabMode::Mip => Some(Slab {
+                        mode: margo_render::SlabMode::Mip,
+                        thickness_mm: slab_thickness_mm,
+                    }),
+                    SlabMode::MinIp => Some(Slab {
+                        mode: margo_render::SlabMode::MinIp,
+                        thickness_mm: slab_thickness_mm,
+                    }),
+                    SlabMode::Mean => Some(Slab {
+                        mode: margo_render::SlabMode::Mean,
+                        thickness_mm: slab_thickness_mm,
+                    }),
+                },
+                slab_step_mm: None,
+                show_overlays: true,
+                line_width_px: 1.5 * ppp,
+            };
+            add_callback(painter, rect, slot, Frame::Mpr(view));
+            if let Some(e) = &g.error {
+                painter.text(
+                    rect.center_bottom() - egui::vec2(0.0, 40.0),
+                    Align2::CENTER_BOTTOM,
+                    e,
+                    FontId::proportional(12.0),
+                    Color32::LIGHT_RED,
+                );
+            }
+            return true;
+        }
         let key = MprKey {
             grid: grid.clone(),
             window,
@@ -102,14 +244,47 @@ impl ViewImages {
     /// Draws the 3D view; true when complete.
     pub fn three_d(
         &mut self,
-        _ui: &egui::Ui,
+        ui: &egui::Ui,
         painter: &egui::Painter,
         rect: Rect,
-        _state: &ViewerState,
+        state: &ViewerState,
         _plan: &PlanSession,
-        _interacting: bool,
+        interacting: bool,
     ) -> bool {
         painter.rect_filled(rect, 0.0, Color32::from_gray(8));
+        if self.gpu.is_some() {
+            let ppp = ui.ctx().pixels_per_point() as f64;
+            let w = (rect.width() as f64 * ppp).round().max(1.0) as u32;
+            let h = (rect.height() as f64 * ppp).round().max(1.0) as u32;
+            let preset = match state.camera.preset {
+                VolumePreset::Lung => Some(TransferFunctionPreset::LungAirways),
+                VolumePreset::Bone => Some(TransferFunctionPreset::Bone),
+                VolumePreset::Vessels => Some(TransferFunctionPreset::VesselsSoftTissue),
+                VolumePreset::Mip => None,
+            };
+            let mut view = RaycastView::new(
+                self.volume.geometry(),
+                preset.unwrap_or(TransferFunctionPreset::LungAirways),
+                w,
+                h,
+            );
+            if preset.is_none() {
+                view.mode = RayMode::Mip(render_window(state.window));
+            } else if let Some(p) = preset {
+                view.mode = RayMode::Composite(TfChoice::Preset(p));
+            }
+            // Fit the taller of width/height, then apply the user's zoom.
+            let extent = self.volume.geometry().world_bounds().size_mm();
+            let fit = (extent.x.max(extent.y) * 1.1 / w.max(1) as f64)
+                .max(extent.z * 1.1 / h.max(1) as f64);
+            view.pixel_size_mm = fit / state.camera.zoom;
+            view.azimuth_deg = state.camera.azimuth_deg;
+            view.elevation_deg = state.camera.elevation_deg;
+            // Coarse steps while the user drags, full quality when still.
+            view.step_scale = if interacting { 3.0 } else { 1.0 };
+            add_callback(painter, rect, 3, Frame::Raycast(view));
+            return true;
+        }
         painter.text(
             rect.center(),
             Align2::CENTER_CENTER,
@@ -118,5 +293,53 @@ impl ViewImages {
             Color32::from_gray(160),
         );
         true
+    }
+}
+
+fn render_window(w: WindowLevel) -> margo_render::WindowLevel {
+    margo_render::WindowLevel::new(w.center_hu, w.width_hu).unwrap_or_default()
+}
+
+fn add_callback(painter: &egui::Painter, rect: Rect, slot: usize, frame: Frame) {
+    painter.add(egui_wgpu::Callback::new_paint_callback(
+        rect,
+        ViewCallback {
+            key: view_key(slot),
+            frame,
+        },
+    ));
+}
+
+/// One view drawn by margo-render inside egui's render pass.
+struct ViewCallback {
+    key: margo_render::ViewKey,
+    frame: Frame,
+}
+
+impl egui_wgpu::CallbackTrait for ViewCallback {
+    fn prepare(
+        &self,
+        _device: &wgpu::Device,
+        _queue: &wgpu::Queue,
+        _screen: &egui_wgpu::ScreenDescriptor,
+        _encoder: &mut wgpu::CommandEncoder,
+        resources: &mut egui_wgpu::CallbackResources,
+    ) -> Vec<wgpu::CommandBuffer> {
+        if let Some(r) = resources.get_mut::<Renderer>() {
+            // An error leaves the pane empty (black); the status line names the renderer.
+            let _ = r.prepare(self.key, &self.frame);
+        }
+        Vec::new()
+    }
+
+    fn paint(
+        &self,
+        _info: egui::PaintCallbackInfo,
+        pass: &mut wgpu::RenderPass<'static>,
+        resources: &egui_wgpu::CallbackResources,
+    ) {
+        if let Some(r) = resources.get::<Renderer>() {
+            let _ = r.paint(pass, self.key);
+        }
     }
 }

@@ -113,6 +113,7 @@ impl Viewer {
 
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         self.plan.poll();
+        self.images.sync_overlays(&self.plan);
         self.keyboard(ui.ctx());
         panels::side_panel(self, ui);
         egui::CentralPanel::default()
@@ -315,8 +316,14 @@ impl Viewer {
             }
         }
 
-        // Zones: exact outline of each ellipsoid cut by the plane.
-        for (n, zone) in self.plan.zones.iter().enumerate() {
+        // Zones: exact outline of each ellipsoid cut by the plane (the GPU renderer draws
+        // their union itself).
+        let cpu_zones = if self.images.uses_gpu() {
+            &[][..]
+        } else {
+            &self.plan.zones[..]
+        };
+        for (n, zone) in cpu_zones.iter().enumerate() {
             if let Some(pts) = ellipsoid_outline(zone, &grid, 96) {
                 let pts: Vec<Pos2> = pts.into_iter().map(to_screen).collect();
                 let _ = n;
