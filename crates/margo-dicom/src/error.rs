@@ -8,10 +8,10 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum DicomError {
-    #[error("cannot read folder {path}: {source}")]
+    #[error("cannot read folder {path}: {error}")]
     ReadFolder {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "no loadable DICOM image under {path} ({ignored} non-DICOM files ignored, {} skipped{})",
@@ -27,10 +27,10 @@ pub enum DicomError {
     AllocateVolume { dims: [usize; 3] },
     #[error("no CT series under {path}; found: {found}")]
     NoCtSeries { path: PathBuf, found: String },
-    #[error("cannot open {path}: {source}")]
+    #[error("cannot open {path}: {error}")]
     OpenFile {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("cannot parse DICOM file {path}: {message}")]
     ParseFile { path: PathBuf, message: String },
@@ -78,7 +78,7 @@ pub enum DicomError {
     },
     #[error(
         "uneven slice spacing: the gap between {first} and {second} is {gap_mm:.4} mm but the \
-         series averages {expected_mm:.4} mm (tolerance {tolerance_mm:.4} mm); refusing to stack \
+         other gaps are {expected_mm:.4} mm (tolerance {tolerance_mm:.4} mm); refusing to stack \
          unevenly spaced slices"
     )]
     InconsistentSpacing {
@@ -107,10 +107,10 @@ pub enum DicomError {
         first_value: String,
         second_value: String,
     },
-    #[error("{path}: invalid geometry: {source}")]
+    #[error("{path}: invalid geometry: {error}")]
     InvalidGeometry {
         path: PathBuf,
-        source: margo_volume::GeometryError,
+        error: margo_volume::GeometryError,
     },
     #[error("{path}: cannot sort {count} slices: {attribute} is missing")]
     CannotSort {

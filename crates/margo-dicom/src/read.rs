@@ -76,7 +76,7 @@ pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 fn read_file_inner(path: &Path, extent: ReadExtent) -> Result<Option<ParsedFile>, DicomError> {
     let open_err = |source| DicomError::OpenFile {
         path: path.to_path_buf(),
-        source,
+        error: source,
     };
     let file = File::open(path).map_err(open_err)?;
     let mut reader = BufReader::with_capacity(64 * 1024, file);

@@ -11,6 +11,7 @@ use crate::header::{ImageHeader, image_header};
 use crate::meta::SkippedFile;
 use crate::read::{ReadExtent, read_file};
 use crate::series::{SeriesSummary, group_series};
+use crate::ts::{PixelEncoding, pixel_encoding};
 
 /// What a folder holds: series (not yet decoded), files skipped with reasons, non-DICOM files.
 #[derive(Debug, Clone)]
@@ -28,13 +29,16 @@ pub struct ScanReport {
 /// Scans `root` (a folder, recursively, or a single file) for DICOM images.
 pub fn scan_folder(root: &Path) -> Result<ScanReport, DicomError> {
     let mut files = Vec::new();
+    let mut unreadable = Vec::new();
     if root.is_file() {
         files.push(root.to_path_buf());
     } else {
-        collect_files(root, &mut files, 0)?;
+        collect_files(root, &mut files, &mut unreadable, 0)?;
     }
     files.sort();
-    Ok(scan_paths_under(root, &files))
+    let mut report = scan_paths_under(root, &files);
+    report.skipped.extend(unreadable);
+    Ok(report)
 }
 
 /// Scans an explicit list of files (no folder walk).
@@ -81,21 +85,33 @@ fn probe(path: &Path) -> Probe {
         Ok(Some(parsed)) => {
             let obj = parsed.obj();
             // DICOMDIR, structured reports, presentation states...: DICOM but not images.
-            if obj.get(crate::attrs::tags::ROWS).is_none()
-                && obj.get(crate::attrs::tags::PIXEL_DATA).is_none()
-            {
-                let what = crate::attrs::string(obj, crate::attrs::tags::SOP_CLASS_UID)
-                    .map_or_else(
-                        || "unknown SOP class".to_string(),
-                        |s| format!("SOP class {s}"),
-                    );
+            use crate::attrs::tags;
+            let is_image = [
+                tags::ROWS,
+                tags::COLUMNS,
+                tags::BITS_ALLOCATED,
+                tags::PIXEL_DATA,
+            ]
+            .into_iter()
+            .any(|t| obj.get(t).is_some());
+            if !is_image {
+                let what = crate::attrs::string(obj, tags::SOP_CLASS_UID).map_or_else(
+                    || "unknown SOP class".to_string(),
+                    |s| format!("SOP class {s}"),
+                );
                 return Probe::Skipped(SkippedFile {
                     path: path.to_path_buf(),
                     reason: format!("DICOM file without an image ({what})"),
                 });
             }
             match image_header(path, &parsed) {
-                Ok(h) => Probe::Image(Box::new(h)),
+                Ok(h) => match truncation(&h) {
+                    Some(reason) => Probe::Skipped(SkippedFile {
+                        path: path.to_path_buf(),
+                        reason,
+                    }),
+                    None => Probe::Image(Box::new(h)),
+                },
                 Err(e) => Probe::Skipped(SkippedFile {
                     path: path.to_path_buf(),
                     reason: e.to_string(),
@@ -107,6 +123,30 @@ fn probe(path: &Path) -> Probe {
             reason: e.to_string(),
         }),
     }
+}
+
+/// A native-encoded file shorter than its pixel data alone is truncated: catch it at scan time
+/// (a cheap size check) so that it is reported as skipped instead of failing the whole load.
+fn truncation(h: &ImageHeader) -> Option<String> {
+    if pixel_encoding(&h.ts_uid) != PixelEncoding::Native || is_deflated(&h.ts_uid) {
+        return None;
+    }
+    let needed = h.format.frame_bytes() as u64 * h.frames.len() as u64;
+    let len = std::fs::metadata(&h.path).ok()?.len();
+    (len < needed).then(|| {
+        format!(
+            "truncated or without pixel data: the file has {len} bytes but its pixel data \
+             alone needs {needed} ({} x {} x {} frame(s) x {} bytes)",
+            h.format.rows,
+            h.format.cols,
+            h.frames.len(),
+            h.format.bytes_per_sample()
+        )
+    })
+}
+
+fn is_deflated(ts_uid: &str) -> bool {
+    ts_uid == "1.2.840.10008.1.2.1.99"
 }
 
 /// The same SOP instance stored twice (a copy, or the same image re-encoded) is one image:
@@ -137,11 +177,16 @@ fn drop_duplicate_instances(
 }
 
 /// Recursive walk; symlinked folders are not followed (no cycles), symlinked files are.
-fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<(), DicomError> {
+fn collect_files(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    unreadable: &mut Vec<SkippedFile>,
+    depth: usize,
+) -> Result<(), DicomError> {
     const MAX_DEPTH: usize = 32;
     let entries = std::fs::read_dir(dir).map_err(|source| DicomError::ReadFolder {
         path: dir.to_path_buf(),
-        source,
+        error: source,
     })?;
     for entry in entries.flatten() {
         let path = entry.path();
@@ -150,8 +195,13 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<(),
         };
         if file_type.is_dir() {
             if depth < MAX_DEPTH {
-                // An unreadable sub-folder should not hide the rest of the tree.
-                let _ = collect_files(&path, out, depth + 1);
+                // An unreadable sub-folder must not hide the rest of the tree: report it.
+                if let Err(e) = collect_files(&path, out, unreadable, depth + 1) {
+                    unreadable.push(SkippedFile {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    });
+                }
             }
         } else if file_type.is_file() || (file_type.is_symlink() && path.is_file()) {
             out.push(path);

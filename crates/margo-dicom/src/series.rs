@@ -300,7 +300,7 @@ pub(crate) fn plan_geometry(
         _ => {
             return Err(DicomError::InvalidGeometry {
                 path: path0,
-                source: margo_volume::GeometryError::NonOrthonormalDirection {
+                error: margo_volume::GeometryError::NonOrthonormalDirection {
                     axis: 0,
                     length: row.norm().min(col.norm()),
                     max_dot: row.dot(&col),
@@ -386,7 +386,7 @@ pub(crate) fn plan_geometry(
     )
     .map_err(|source| DicomError::InvalidGeometry {
         path: slices[0].header.path.clone(),
-        source,
+        error: source,
     })
 }
 
@@ -421,19 +421,27 @@ fn sort_and_measure(
         }
     }
     let spacing = (keyed[n - 1].0 - keyed[0].0) / (n - 1) as f64;
+    // Judge the gaps against their median, so that one missing slice is reported as the gap
+    // that is twice the others (not as every gap being off from a skewed mean).
+    let mut gaps: Vec<f64> = keyed.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    gaps.sort_by(f64::total_cmp);
+    let typical = gaps[gaps.len() / 2];
     // DS values carry ~6 significant digits; real gaps (a missing slice) are whole slices.
-    let tolerance_mm = (0.002 * spacing).max(0.01);
-    for w in keyed.windows(2) {
-        let gap = w[1].0 - w[0].0;
-        if (gap - spacing).abs() > tolerance_mm {
-            return Err(DicomError::InconsistentSpacing {
-                first: w[0].2.header.path.clone(),
-                second: w[1].2.header.path.clone(),
-                gap_mm: gap,
-                expected_mm: spacing,
-                tolerance_mm,
-            });
-        }
+    let tolerance_mm = (0.002 * typical).max(0.01);
+    let worst = keyed
+        .windows(2)
+        .map(|w| (w, w[1].0 - w[0].0))
+        .max_by(|a, b| (a.1 - typical).abs().total_cmp(&(b.1 - typical).abs()));
+    if let Some((w, gap)) = worst
+        && ((gap - typical).abs() > tolerance_mm || (spacing - typical).abs() > tolerance_mm)
+    {
+        return Err(DicomError::InconsistentSpacing {
+            first: w[0].2.header.path.clone(),
+            second: w[1].2.header.path.clone(),
+            gap_mm: gap,
+            expected_mm: typical,
+            tolerance_mm,
+        });
     }
     // Shear: every position must lie on the line through the first along the normal.
     let p0 = keyed[0].1;
@@ -507,6 +515,6 @@ fn unplaced_multiframe(
     )
     .map_err(|source| DicomError::InvalidGeometry {
         path: h.path.clone(),
-        source,
+        error: source,
     })
 }
