@@ -12,6 +12,42 @@
 //! optional MIP/MinIP/mean slab) and [`RaycastView`] (orbit camera, transfer-function presets or
 //! MIP). Overlays are plain world-space types in [`overlay`]. Geometry follows DESIGN.md: LPS mm,
 //! f64 on the CPU, f32 only at the GPU boundary.
+//!
+//! # In the app (egui_wgpu paint callback)
+//!
+//! ```ignore
+//! // Once, with eframe's wgpu render state:
+//! let target = RenderTarget {
+//!     format: render_state.target_format,
+//!     sample_count: 1,          // eframe's NativeOptions::multisampling, if set
+//!     depth_format: None,       // Some(..) if NativeOptions::depth_buffer > 0
+//! };
+//! let mut renderer = Renderer::new(&render_state.device, &render_state.queue, target)?;
+//! renderer.upload_volume(&loaded.volume)?;
+//! render_state.renderer.write().callback_resources.insert(renderer);
+//!
+//! // Per pane and frame: size the view to the pane in physical pixels, then
+//! struct View { key: ViewKey, frame: Frame }
+//! impl egui_wgpu::CallbackTrait for View {
+//!     fn prepare(&self, _: &wgpu::Device, _: &wgpu::Queue, _: &egui_wgpu::ScreenDescriptor,
+//!                _: &mut wgpu::CommandEncoder, res: &mut egui_wgpu::CallbackResources)
+//!                -> Vec<wgpu::CommandBuffer> {
+//!         let r: &mut Renderer = res.get_mut().unwrap();
+//!         if let Err(e) = r.prepare(self.key, &self.frame) { /* show e in the pane */ }
+//!         Vec::new()
+//!     }
+//!     fn paint(&self, _: egui::PaintCallbackInfo, pass: &mut wgpu::RenderPass<'static>,
+//!              res: &egui_wgpu::CallbackResources) {
+//!         let r: &Renderer = res.get().unwrap();
+//!         let _ = r.paint(pass, self.key); // egui has set the viewport to the pane
+//!     }
+//! }
+//! ```
+//!
+//! Orientation letters for a pane: [`MprView::edge_labels`]; scale bar: [`MprView::mm_per_pixel`];
+//! picking: [`MprView::world_from_screen`] / [`MprView::screen_from_world`]. Interaction helpers:
+//! [`MprView::zoom_about`], [`MprView::pan_px`], [`MprView::step_mm`], [`MprView::rotate_about`];
+//! while dragging a 3D view set [`RaycastView::step_scale`] to 2..4.
 
 pub mod context;
 pub mod error;

@@ -1,10 +1,167 @@
-//! `margo bench render`. Not implemented yet (see its issue).
+//! `margo bench render`: frames per second after warm-up on a real CT (LIDC-IDRI-0001 by
+//! default): MPR and a 20 mm MIP slab at 1024x1024, DVR at 512x512 at the interactive step and at
+//! full quality. Each frame is rendered and waited for (no read-back, like an on-screen frame).
+//! The CPU reslice of margo-volume (rayon) on the same MPR plane is timed alongside as the
+//! reference point.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use margo_render::{
+    Frame, Preset, RenderMode, Renderer, TransferFunctionPreset, ViewName, ViewSpec, WindowPreset,
+};
+use margo_volume::nalgebra::Point3;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// CT folder (default: the shared LIDC-IDRI-0001).
+    pub dir: Option<PathBuf>,
+    /// Frames rendered before timing starts.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: u32,
+    /// Minimum timed frames per case (timing also runs for at least --seconds).
+    #[arg(long, default_value_t = 10)]
+    pub frames: u32,
+    #[arg(long, default_value_t = 2.0)]
+    pub seconds: f64,
+    /// Centre of the views, LPS mm (default: the LIDC-IDRI-0001 nodule).
+    #[arg(
+        long,
+        value_name = "X,Y,Z",
+        allow_hyphen_values = true,
+        default_value = "56.2,86.2,-115.6"
+    )]
+    pub at: String,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("margo bench render is not implemented yet")
+fn time_frames(
+    mut render: impl FnMut() -> anyhow::Result<()>,
+    args: &Args,
+) -> anyhow::Result<(u32, Duration)> {
+    for _ in 0..args.warmup {
+        render()?;
+    }
+    let start = Instant::now();
+    let mut n = 0;
+    while n < args.frames || start.elapsed().as_secs_f64() < args.seconds {
+        render()?;
+        n += 1;
+    }
+    Ok((n, start.elapsed()))
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let dir = match &args.dir {
+        Some(d) => d.clone(),
+        None => margo_volume::testdata::shared_dir()
+            .map(|d| d.join("ct/lidc-idri-0001"))
+            .context("no DIR given and no shared data folder found")?,
+    };
+    let at = {
+        let v: Vec<f64> = args
+            .at
+            .split(',')
+            .map(|p| p.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .context("--at")?;
+        anyhow::ensure!(v.len() == 3, "--at needs X,Y,Z");
+        Point3::new(v[0], v[1], v[2])
+    };
+    let loaded =
+        margo_dicom::open_ct(&dir).with_context(|| format!("loading {}", dir.display()))?;
+    let volume = &loaded.volume;
+    let mut renderer = Renderer::new_headless().context("opening a GPU device")?;
+    let t = Instant::now();
+    renderer
+        .upload_volume(volume)
+        .context("uploading the volume")?;
+    let upload_s = t.elapsed().as_secs_f64();
+
+    let mpr = |mode: RenderMode, slab: Option<f64>| {
+        let mut s = ViewSpec::new(ViewName::Axial, 1024, 1024);
+        s.at = Some(at);
+        s.fov_mm = Some(360.0);
+        s.preset = Some(Preset::Window(WindowPreset::Lung));
+        s.mode = mode;
+        s.slab_mm = slab;
+        s
+    };
+    let dvr = |preset: TransferFunctionPreset, step_scale: f64| -> anyhow::Result<Frame> {
+        let mut s = ViewSpec::new(ViewName::Coronal, 512, 512);
+        s.mode = RenderMode::Dvr;
+        s.preset = Some(Preset::Dvr(preset));
+        let mut frame = s.frame(volume.geometry())?;
+        if let Frame::Raycast(v) = &mut frame {
+            v.step_scale = step_scale;
+        }
+        Ok(frame)
+    };
+    let cases: Vec<(&str, Frame)> = vec![
+        (
+            "MPR axial 1024x1024 (linear)",
+            mpr(RenderMode::Mpr, None).frame(volume.geometry())?,
+        ),
+        (
+            "MIP slab 20 mm 1024x1024",
+            mpr(RenderMode::Mip, Some(20.0)).frame(volume.geometry())?,
+        ),
+        (
+            "DVR lung 512x512, interactive step (x4)",
+            dvr(TransferFunctionPreset::LungAirways, 4.0)?,
+        ),
+        (
+            "DVR lung 512x512, full quality",
+            dvr(TransferFunctionPreset::LungAirways, 1.0)?,
+        ),
+        (
+            "DVR bone 512x512, interactive step (x4)",
+            dvr(TransferFunctionPreset::Bone, 4.0)?,
+        ),
+        (
+            "DVR bone 512x512, full quality",
+            dvr(TransferFunctionPreset::Bone, 1.0)?,
+        ),
+    ];
+    println!("# margo bench render: {}", dir.display());
+    println!(
+        "volume {:?} voxels, adapter {}, upload {:.2} s",
+        volume.dims(),
+        renderer.adapter_name(),
+        upload_s
+    );
+    println!("| case | frames | fps | ms/frame |");
+    println!("|---|---|---|---|");
+    for (name, frame) in &cases {
+        let (n, elapsed) = time_frames(|| Ok(renderer.render_and_wait(frame)?), &args)?;
+        let s = elapsed.as_secs_f64();
+        println!(
+            "| {name} | {n} | {:.1} | {:.1} |",
+            f64::from(n) / s,
+            1000.0 * s / f64::from(n)
+        );
+    }
+    // Reference: the CPU reslice of the same MPR plane (margo-volume, rayon, all cores).
+    if let Frame::Mpr(v) = &cases[0].1 {
+        let grid = v.grid()?;
+        let (n, elapsed) = time_frames(
+            || {
+                std::hint::black_box(margo_volume::reslice::reslice(
+                    volume,
+                    &grid,
+                    margo_volume::Interpolation::Linear,
+                ));
+                Ok(())
+            },
+            &args,
+        )?;
+        let s = elapsed.as_secs_f64();
+        println!(
+            "| CPU reslice (margo-volume, rayon), same MPR plane 1024x1024 | {n} | {:.1} | {:.1} |",
+            f64::from(n) / s,
+            1000.0 * s / f64::from(n)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
