@@ -151,7 +151,7 @@ pub fn check_plan(
         out.extend(path_findings(volume, probe, n, zones));
     }
     out.extend(neighbourhood_findings(volume, zones, tumour_mask));
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }
 

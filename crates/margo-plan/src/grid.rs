@@ -95,7 +95,7 @@ fn dt_1d(f: &[f64], s2: f64, out: &mut [f64], v: &mut [usize], z: &mut [f64]) {
 }
 
 /// Erosion by a ball of radius `r_mm`: voxels whose centre is farther than `r_mm` from every
-/// outside voxel centre. Voxels outside the grid count as `outside_value`.
+/// outside voxel centre. Beyond the grid counts as set (the crop border does not erode).
 pub fn erode(dims: [usize; 3], spacing_mm: [f64; 3], mask: &[bool], r_mm: f64) -> Vec<bool> {
     let inv: Vec<bool> = mask.iter().map(|&m| !m).collect();
     let d = squared_edt_mm2(dims, spacing_mm, &inv);
@@ -231,7 +231,7 @@ mod tests {
             feat[idx] = true;
         }
         let d = squared_edt_mm2(dims, sp, &feat);
-        for idx in 0..n {
+        for (idx, &got) in d.iter().enumerate() {
             let (i, j, k) = (idx % 9, (idx / 9) % 7, idx / 63);
             let mut best = f64::INFINITY;
             for (f, &is) in feat.iter().enumerate() {
@@ -243,7 +243,7 @@ mod tests {
                     best = best.min(dd);
                 }
             }
-            assert!((d[idx] - best).abs() < 1e-9, "{idx}: {} vs {best}", d[idx]);
+            assert!((got - best).abs() < 1e-9, "{idx}: {got} vs {best}");
         }
         assert!(
             squared_edt_mm2(dims, sp, &vec![false; n])

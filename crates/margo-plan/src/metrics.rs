@@ -283,8 +283,8 @@ impl TumourModel {
         let mut coverage_pct = Vec::with_capacity(MAX_GROWTH_MM + 1);
         let mut vic_ml = Vec::with_capacity(MAX_GROWTH_MM + 1);
         let mut grown_volume_ml = Vec::with_capacity(MAX_GROWTH_MM + 1);
-        for k in 0..=MAX_GROWTH_MM {
-            cum += covered[k];
+        for (k, covered_k) in covered.iter().enumerate() {
+            cum += covered_k;
             let total = self.counts[k] as f64;
             coverage_pct.push(if total > 0.0 {
                 100.0 * cum / total

@@ -241,7 +241,9 @@ impl PlanFile {
         let p = &self.segmentation.params;
         for (name, v) in [
             ("max_radius_mm", p.max_radius_mm),
-            ("opening_radius_mm", p.opening_radius_mm),
+            ("opening_radius_mm", p.opening_radius_mm.unwrap_or(0.0)),
+            ("rim_grow_mm", p.rim_grow_mm),
+            ("rim_threshold_hu", p.rim_threshold_hu),
             ("wall_threshold_hu", p.wall_threshold_hu),
             ("wall_closing_radius_mm", p.wall_closing_radius_mm),
             ("threshold_hu", p.threshold_hu.unwrap_or(0.0)),
