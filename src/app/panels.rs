@@ -263,13 +263,36 @@ fn plan_section(v: &mut Viewer, ui: &mut egui::Ui) {
             });
         }
     }
-    let mut params = v.plan.segment_params;
+    let mut params = v.plan.segment_params.clone();
     egui::CollapsingHeader::new("Segmentation parameters").show(ui, |ui| {
-        ui.add(egui::Slider::new(&mut params.threshold_hu, -900.0..=0.0).text("threshold HU"));
+        let mut auto = params.threshold_hu.is_none();
+        ui.checkbox(
+            &mut auto,
+            "adaptive threshold (from the seed's neighbourhood)",
+        );
+        if auto {
+            params.threshold_hu = None;
+        } else {
+            let mut t = params.threshold_hu.unwrap_or(-500.0);
+            ui.add(egui::Slider::new(&mut t, -900.0..=0.0).text("threshold HU"));
+            params.threshold_hu = Some(t);
+        }
         ui.add(egui::Slider::new(&mut params.max_radius_mm, 5.0..=60.0).text("max radius mm"));
-        ui.add(egui::Slider::new(&mut params.opening_mm, 0.0..=3.0).text("opening mm"));
+        let mut open = params.opening_radius_mm.unwrap_or(1.0);
+        let mut auto_open = params.opening_radius_mm.is_none();
+        ui.checkbox(&mut auto_open, "automatic opening radius");
+        if !auto_open {
+            ui.add(egui::Slider::new(&mut open, 0.0..=3.0).text("opening mm"));
+            params.opening_radius_mm = Some(open);
+        } else {
+            params.opening_radius_mm = None;
+        }
+        ui.checkbox(
+            &mut params.remove_chest_wall,
+            "remove chest wall (juxtapleural)",
+        );
     });
-    if params != v.plan.segment_params {
+    if params != v.plan.segment_params && !v.plan.busy() {
         v.plan.segment_params = params;
         if let Some(seed) = v.plan.segmentation.as_ref().map(|s| s.seed_in_world) {
             v.plan.segment(seed);
@@ -455,21 +478,26 @@ fn plan_files(v: &mut Viewer, ui: &mut egui::Ui) {
         return;
     }
     ui.horizontal(|ui| {
+        let label = ui.label("Plan file");
+        ui.text_edit_singleline(&mut v.plan_path)
+            .labelled_by(label.id);
+    });
+    ui.horizontal(|ui| {
         if ui.button("Save plan").clicked() {
-            let path = v.case.info.folder.join("margo-plan.json");
+            let path = std::path::PathBuf::from(&v.plan_path);
             v.plan.status = Some(match v.plan.save(&path) {
                 Ok(()) => format!("saved {}", path.display()),
                 Err(e) => format!("{e:#}"),
             });
         }
         if ui.button("Open plan").clicked() {
-            let path = v.case.info.folder.join("margo-plan.json");
+            let path = std::path::PathBuf::from(&v.plan_path);
             if let Err(e) = v.plan.load(&path) {
                 v.plan.status = Some(format!("{e:#}"));
             }
         }
         if ui.button("Export report").clicked() {
-            let path = v.case.info.folder.join("margo-report.html");
+            let path = std::path::PathBuf::from(&v.plan_path).with_extension("report.md");
             v.plan.status = Some(match v.plan.export_report(&path) {
                 Ok(()) => format!("wrote {}", path.display()),
                 Err(e) => format!("{e:#}"),

@@ -6,8 +6,14 @@
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
-use margo_volume::nalgebra::Point3;
+use anyhow::Context;
+use margo_plan::{
+    MarginMetrics, PlannedZones, ProbeSpec, Segmentation, TissueScale, TumourModel, ZoneOptions,
+};
+use margo_volume::nalgebra::{Matrix3, Point3, Vector3};
 use margo_volume::{Mask, Volume};
+
+pub use margo_plan::SegmentParams;
 
 use super::overlay::Ellipsoid;
 
@@ -56,45 +62,64 @@ pub struct MetricsView {
     pub findings: Vec<FindingView>,
 }
 
-/// Settings for the segmentation (shown in the side panel, live update).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SegmentParams {
-    pub threshold_hu: f64,
-    pub max_radius_mm: f64,
-    pub opening_mm: f64,
-}
-
-impl Default for SegmentParams {
-    fn default() -> Self {
-        Self {
-            threshold_hu: -500.0,
-            max_radius_mm: 30.0,
-            opening_mm: 1.0,
-        }
-    }
-}
-
 /// A device as the pickers list it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceChoice {
+    pub id: String,
     pub name: String,
     pub modality: String,
-    /// (label, source, evidence)
+    /// (label, source, evidence) of each usable setting.
     pub settings: Vec<(String, String, String)>,
+    /// (power W, time s) of each usable setting, to ask margo-plan for it.
+    pub setting_keys: Vec<(Option<f64>, Option<f64>)>,
+}
+
+/// Devices and their single-probe settings from margo-plan's table.
+pub fn device_choices() -> Vec<DeviceChoice> {
+    margo_plan::catalog()
+        .iter()
+        .filter(|d| d.usable_settings().next().is_some())
+        .map(|d| DeviceChoice {
+            id: d.id.clone(),
+            name: d.name.clone(),
+            modality: d.modality.label().to_owned(),
+            settings: d
+                .usable_settings()
+                .map(|s| (s.label(), s.source.clone(), s.evidence.label().to_owned()))
+                .collect(),
+            setting_keys: d.usable_settings().map(|s| (s.power_w, s.time_s)).collect(),
+        })
+        .collect()
 }
 
 enum Job {
     Segment(Point3<f64>, SegmentParams),
+    Metrics(
+        u64,
+        Arc<TumourModel>,
+        PlannedZones,
+        Vec<ProbeSpec>,
+        Arc<Segmentation>,
+    ),
 }
 
 enum Done {
-    Segmented(Result<SegmentationView, String>),
+    Segmented(Result<(Arc<Segmentation>, Arc<TumourModel>), String>),
+    Metrics(u64, MetricsView),
 }
 
 pub struct PlanSession {
     volume: Arc<Volume<i16>>,
+    series_uid: String,
     pub probes: Vec<ProbeState>,
     pub tissue_scale: f64,
+    tissue: TissueScale,
+    seg: Option<(Arc<Segmentation>, Arc<TumourModel>)>,
+    planned: Option<PlannedZones>,
+    /// Bumped on every plan change; metrics of an older revision are dropped.
+    revision: u64,
+    metrics_running: bool,
+    metrics_pending: bool,
     pub segment_params: SegmentParams,
     pub segmentation: Option<SegmentationView>,
     mask_generation: u64,
@@ -109,19 +134,27 @@ pub struct PlanSession {
 }
 
 impl PlanSession {
-    pub fn new(volume: Arc<Volume<i16>>) -> Self {
+    pub fn new(volume: Arc<Volume<i16>>, series_uid: &str) -> Self {
         let (done_tx, done_rx) = channel();
+        let tissue = TissueScale::lung_heuristic();
         Self {
             volume,
+            series_uid: series_uid.to_owned(),
             probes: Vec::new(),
-            tissue_scale: 1.0,
+            tissue_scale: tissue.long,
+            tissue,
+            seg: None,
+            planned: None,
+            revision: 0,
+            metrics_running: false,
+            metrics_pending: false,
             segment_params: SegmentParams::default(),
             segmentation: None,
             mask_generation: 0,
             zones: Vec::new(),
             metrics: None,
             status: None,
-            devices: Vec::new(),
+            devices: device_choices(),
             jobs_running: 0,
             done_tx,
             done_rx,
@@ -130,7 +163,7 @@ impl PlanSession {
 
     /// Whether margo-plan's engine is wired into this build.
     pub fn engine_available(&self) -> bool {
-        false
+        true
     }
 
     pub fn busy(&self) -> bool {
@@ -155,13 +188,33 @@ impl PlanSession {
         while let Ok(done) = self.done_rx.try_recv() {
             self.jobs_running = self.jobs_running.saturating_sub(1);
             match done {
-                Done::Segmented(Ok(seg)) => {
-                    self.segmentation = Some(seg);
+                Done::Segmented(Ok((seg, model))) => {
+                    let st = &seg.stats;
+                    self.segmentation = Some(SegmentationView {
+                        seed_in_world: Point3::from(seg.seed_lps_mm),
+                        mask: Arc::new(seg.mask.clone()),
+                        volume_ml: st.volume_ml,
+                        max_diameter_mm: st.max_diameter_mm,
+                        axial_diameter_mm: st.max_axial_diameter_mm,
+                        equivalent_diameter_mm: st.equivalent_diameter_mm,
+                        centroid_in_world: Point3::from(st.centroid_lps_mm),
+                    });
+                    self.seg = Some((seg, model));
                     self.mask_generation += 1;
                     self.status = None;
                     self.recompute();
                 }
                 Done::Segmented(Err(e)) => self.status = Some(e),
+                Done::Metrics(revision, m) => {
+                    self.metrics_running = false;
+                    if revision == self.revision {
+                        self.metrics = Some(m);
+                    }
+                    if self.metrics_pending {
+                        self.metrics_pending = false;
+                        self.start_metrics();
+                    }
+                }
             }
         }
     }
@@ -175,6 +228,9 @@ impl PlanSession {
             .spawn(move || {
                 let done = match job {
                     Job::Segment(seed, params) => Done::Segmented(segment(&volume, seed, params)),
+                    Job::Metrics(revision, model, zones, probes, seg) => {
+                        Done::Metrics(revision, metrics(&volume, &model, &zones, &probes, &seg))
+                    }
                 };
                 let _ = tx.send(done);
             });
@@ -186,14 +242,20 @@ impl PlanSession {
 
     /// Segments the nodule at `seed` (background).
     pub fn segment(&mut self, seed_in_world: Point3<f64>) {
-        self.spawn(Job::Segment(seed_in_world, self.segment_params));
+        self.spawn(Job::Segment(seed_in_world, self.segment_params.clone()));
     }
 
     pub fn add_probe(&mut self, tip: Point3<f64>, entry: Point3<f64>) {
+        // Default: the first microwave device (the commonest lung ablation modality).
+        let device = self
+            .devices
+            .iter()
+            .position(|d| d.modality == "MWA")
+            .unwrap_or(0);
         self.probes.push(ProbeState {
             tip,
             entry,
-            device: 0,
+            device,
             setting: 0,
         });
         self.recompute();
@@ -223,36 +285,267 @@ impl PlanSession {
     }
 
     pub fn tissue_source(&self) -> String {
-        "Tissue factor scales the vendor (ex vivo liver) zone to lung.".to_owned()
+        format!(
+            "long x{:.2}, short x{:.2}: {}",
+            self.tissue.long, self.tissue.short, self.tissue.source
+        )
     }
 
-    pub fn save(&self, path: &std::path::Path) -> anyhow::Result<()> {
-        anyhow::bail!("cannot save {}: plan files need margo-plan", path.display())
+    /// The probes as margo-plan specs.
+    fn specs(&self) -> Vec<ProbeSpec> {
+        self.probes
+            .iter()
+            .map(|p| {
+                let dev = self.devices.get(p.device);
+                let key = dev.and_then(|d| d.setting_keys.get(p.setting)).copied();
+                ProbeSpec {
+                    tip_lps_mm: p.tip.coords.into(),
+                    entry_lps_mm: p.entry.coords.into(),
+                    device: dev.map(|d| d.id.clone()).unwrap_or_default(),
+                    power_w: key.and_then(|k| k.0),
+                    time_s: key.and_then(|k| k.1),
+                    long_mm: None,
+                    short_mm: None,
+                    offset_mm: None,
+                    needle_length_mm: None,
+                }
+            })
+            .collect()
     }
 
-    pub fn load(&mut self, path: &std::path::Path) -> anyhow::Result<()> {
-        anyhow::bail!("cannot open {}: plan files need margo-plan", path.display())
-    }
-
-    pub fn export_report(&self, path: &std::path::Path) -> anyhow::Result<()> {
-        anyhow::bail!("cannot write {}: reports need margo-plan", path.display())
-    }
-
-    /// Zones follow the probes at once; metrics follow when the engine is available.
-    pub fn recompute(&mut self) {
-        self.zones.clear();
-        self.metrics = None;
-        if !self.engine_available() && !self.probes.is_empty() {
-            self.status =
-                Some("ablation-zone models (margo-plan) are not wired into this build yet".into());
+    fn zone_options(&self) -> ZoneOptions {
+        let mut tissue = self.tissue.clone();
+        if (self.tissue_scale - tissue.long).abs() > 1e-9 {
+            tissue = TissueScale::uniform(self.tissue_scale);
         }
+        ZoneOptions {
+            tissue_scale: tissue,
+            ..ZoneOptions::default()
+        }
+    }
+
+    /// Zones follow the probes at once (cheap); metrics follow on the worker.
+    pub fn recompute(&mut self) {
+        self.revision += 1;
+        let options = self.zone_options();
+        self.tissue = options.tissue_scale.clone();
+        self.zones.clear();
+        self.planned = None;
+        self.metrics = None;
+        if self.probes.is_empty() {
+            return;
+        }
+        match margo_plan::build_zones(&self.specs(), &options) {
+            Ok(planned) => {
+                self.zones = planned
+                    .shapes
+                    .iter()
+                    .map(|z| {
+                        let e = &z.ellipsoid;
+                        let a = e.axes_lps;
+                        Ellipsoid {
+                            center_in_world: Point3::from(e.centre_lps_mm),
+                            axes_in_world: Matrix3::from_columns(&[
+                                Vector3::from(a[0]),
+                                Vector3::from(a[1]),
+                                Vector3::from(a[2]),
+                            ]),
+                            semi_axes_mm: Vector3::from(e.half_lengths_mm),
+                        }
+                    })
+                    .collect();
+                self.planned = Some(planned);
+                if self
+                    .status
+                    .as_deref()
+                    .is_some_and(|s| s.starts_with("zones:"))
+                {
+                    self.status = None;
+                }
+                self.start_metrics();
+            }
+            Err(e) => self.status = Some(format!("zones: {e}")),
+        }
+    }
+
+    fn start_metrics(&mut self) {
+        let (Some((seg, model)), Some(planned)) = (&self.seg, &self.planned) else {
+            return;
+        };
+        if self.metrics_running {
+            self.metrics_pending = true;
+            return;
+        }
+        self.metrics_running = true;
+        let job = Job::Metrics(
+            self.revision,
+            model.clone(),
+            planned.clone(),
+            self.specs(),
+            seg.clone(),
+        );
+        self.spawn(job);
+    }
+
+    fn plan_file(&self) -> anyhow::Result<margo_plan::planfile::PlanFile> {
+        let (seg, _) = self
+            .seg
+            .as_ref()
+            .context("segment the nodule before saving a plan")?;
+        Ok(margo_plan::planfile::PlanFile {
+            format: margo_plan::planfile::FORMAT.to_owned(),
+            schema_version: margo_plan::planfile::SCHEMA_VERSION,
+            series_uid: self.series_uid.clone(),
+            frame_of_reference_uid: String::new(),
+            volume_dims: self.volume.dims(),
+            segmentation: margo_plan::planfile::SavedSegmentation {
+                seed_lps_mm: seg.seed_lps_mm,
+                params: seg.params.clone(),
+                mask: margo_plan::planfile::SavedMask::from_mask(&seg.mask, seg.crop_first_voxel),
+            },
+            probes: self.specs(),
+            zone_options: self.zone_options(),
+            notes: String::new(),
+        })
+    }
+
+    /// Saves the plan as JSON (atomic write by margo-plan).
+    pub fn save(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        self.plan_file()?
+            .save(path)
+            .with_context(|| format!("saving plan {}", path.display()))
+    }
+
+    /// Opens a plan saved for this series: probes, tissue factor, and the segmentation
+    /// (re-run from its seed and parameters on the worker).
+    pub fn load(&mut self, path: &std::path::Path) -> anyhow::Result<()> {
+        let plan = margo_plan::planfile::PlanFile::load(path)
+            .with_context(|| format!("opening plan {}", path.display()))?;
+        plan.validate_against(path, &self.series_uid, self.volume.geometry())
+            .with_context(|| format!("plan {} does not fit this series", path.display()))?;
+        let mut probes = Vec::new();
+        for spec in &plan.probes {
+            let device = self
+                .devices
+                .iter()
+                .position(|d| d.id.eq_ignore_ascii_case(&spec.device))
+                .with_context(|| {
+                    format!("plan uses device {:?} that the table lacks", spec.device)
+                })?;
+            let setting = self.devices[device]
+                .setting_keys
+                .iter()
+                .position(|k| *k == (spec.power_w, spec.time_s))
+                .unwrap_or(0);
+            probes.push(ProbeState {
+                tip: Point3::from(spec.tip_lps_mm),
+                entry: Point3::from(spec.entry_lps_mm),
+                device,
+                setting,
+            });
+        }
+        self.probes = probes;
+        self.tissue = plan.zone_options.tissue_scale.clone();
+        self.tissue_scale = self.tissue.long;
+        self.segment_params = plan.segmentation.params.clone();
+        self.segment(Point3::from(plan.segmentation.seed_lps_mm));
+        self.recompute();
+        Ok(())
+    }
+
+    /// Writes the report (Markdown, readable as is; JSON beside it with the same stem).
+    pub fn export_report(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        let (seg, model) = self
+            .seg
+            .as_ref()
+            .context("segment the nodule before exporting a report")?;
+        let planned = self
+            .planned
+            .as_ref()
+            .context("add a probe before exporting a report")?;
+        let specs = self.specs();
+        let metrics = model.evaluate(&planned.region);
+        let findings = margo_plan::findings::check_plan(
+            &self.volume,
+            &specs,
+            planned,
+            &seg.stats,
+            Some(&seg.mask),
+            Some(&metrics),
+        );
+        let report = margo_plan::report::PlanReport {
+            disclaimer: margo_plan::DISCLAIMER.to_owned(),
+            series_uid: self.series_uid.clone(),
+            nodule: seg.stats.clone(),
+            threshold_used_hu: Some(seg.threshold_used_hu),
+            probes: specs,
+            zones: planned.shapes.clone(),
+            cryo_lethal_inset_mm: planned.lethal_inset_mm,
+            tissue_scale: self.zone_options().tissue_scale,
+            metrics: Some(metrics),
+            findings,
+        };
+        super::recent::write_atomically(path, report.to_markdown().as_bytes())?;
+        super::recent::write_atomically(&path.with_extension("json"), report.to_json().as_bytes())
     }
 }
 
 fn segment(
-    _volume: &Volume<i16>,
-    _seed: Point3<f64>,
-    _params: SegmentParams,
-) -> Result<SegmentationView, String> {
-    Err("nodule segmentation (margo-plan) is not wired into this build yet".into())
+    volume: &Volume<i16>,
+    seed: Point3<f64>,
+    params: SegmentParams,
+) -> Result<(Arc<Segmentation>, Arc<TumourModel>), String> {
+    let seg = margo_plan::segment(volume, seed.coords.into(), &params)
+        .map_err(|e| format!("segmentation: {e}"))?;
+    let model = TumourModel::new(&seg.mask).map_err(|e| format!("margin model: {e}"))?;
+    Ok((Arc::new(seg), Arc::new(model)))
+}
+
+fn metrics(
+    volume: &Volume<i16>,
+    model: &TumourModel,
+    zones: &PlannedZones,
+    probes: &[ProbeSpec],
+    seg: &Segmentation,
+) -> MetricsView {
+    let m: MarginMetrics = model.evaluate(&zones.region);
+    let findings = margo_plan::findings::check_plan(
+        volume,
+        probes,
+        zones,
+        &seg.stats,
+        Some(&seg.mask),
+        Some(&m),
+    );
+    MetricsView {
+        coverage_tumour_pct: m.tumour_coverage_pct(),
+        coverage_margin5_pct: m.margin5_coverage_pct(),
+        coverage_margin10_pct: m.margin10_coverage_pct(),
+        min_margin_mm: m.min_margin_mm,
+        vic_ml: m.vic_ml.clone(),
+        surface_pct: [
+            m.surface_below_0_pct,
+            m.surface_0_to_5_pct,
+            m.surface_at_least_5_pct,
+        ],
+        weakest_in_world: Some(Point3::from(m.weakest_point_lps_mm))
+            .filter(|p| p.iter().all(|v| v.is_finite())),
+        verdict: if m.verdict.meets_rule {
+            format!("Meets {}", m.verdict.rule)
+        } else {
+            format!(
+                "Does not meet {}: {}",
+                m.verdict.rule,
+                m.verdict.reasons.join("; ")
+            )
+        },
+        findings: findings
+            .iter()
+            .map(|f| FindingView {
+                severity: format!("{:?}", f.severity).to_lowercase(),
+                message: f.message.clone(),
+                source: format!("{} ({})", f.rule, f.source),
+            })
+            .collect(),
+    }
 }

@@ -69,6 +69,8 @@ pub struct Viewer {
     /// Grid of each slot as last drawn (tests and screen <-> world conversions).
     pub grids: [Option<SliceGrid>; 4],
     pub rects: [Option<Rect>; 4],
+    /// Where "Save plan" / "Open plan" go (the input folder is never written to).
+    pub plan_path: String,
 }
 
 impl Viewer {
@@ -82,7 +84,8 @@ impl Viewer {
         };
         let state = ViewerState::new(case.volume.geometry().clone(), window);
         let images = ViewImages::new(gpu, &case.volume);
-        let plan = PlanSession::new(case.volume.clone());
+        let plan = PlanSession::new(case.volume.clone(), &case.info.series_uid);
+        let case_uid = case.info.series_uid.clone();
         Self {
             case,
             state,
@@ -95,6 +98,10 @@ impl Viewer {
             drawn: [false; 4],
             grids: [None, None, None, None],
             rects: [None; 4],
+            plan_path: std::env::temp_dir()
+                .join(format!("margo-plan-{}.json", sanitize(&case_uid)))
+                .display()
+                .to_string(),
         }
     }
 
@@ -716,4 +723,20 @@ pub fn slot_rects(full: Rect, maximized: Option<usize>) -> Vec<(usize, Rect)> {
             (s, Rect::from_min_size(min, Vec2::new(w, h)))
         })
         .collect()
+}
+
+/// A file-name-safe version of a UID.
+fn sanitize(s: &str) -> String {
+    let t: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    if t.is_empty() { "case".into() } else { t }
 }
