@@ -4,8 +4,9 @@
 //! Tissue is classified from HU only (no organ segmentation), with these thresholds:
 //! - bone: >= 450 HU (above contrast-filled vessels, below rib cortex), runs >= 1 mm;
 //! - aerated lung along the path: < -500 HU inside the lung mask;
-//! - lung mask: < -400 HU, closed with a 12 mm ball and holes filled per slice (as in
-//!   segmentation), so vessels and nodules inside the lung belong to it;
+//! - lung mask: < -400 HU and not connected to the border of its axial slice (air outside the
+//!   body), closed with a 12 mm ball and holes filled per slice (as in segmentation), so
+//!   vessels and nodules inside the lung belong to it;
 //! - vessels (heat sinks): >= -200 HU inside the lung mask, outside the tumour grown by 2 mm; the
 //!   diameter is `2 * (distance from the voxel centre to the nearest non-vessel centre) - spacing`;
 //! - mediastinum / heart / hilum / spine: per axial slice and row, the non-air (>= -400 HU) voxels
@@ -170,14 +171,7 @@ fn sample_path(volume: &Volume<i16>, probe: &ProbeSpec) -> Vec<PathSample> {
     );
     let lung = crop.and_then(|c| {
         let cg = c.geometry(g).ok()?;
-        let hu = c.extract(volume);
-        let m = lung_mask(
-            &hu,
-            c.dims,
-            cg.spacing_mm().into(),
-            LUNG_MASK_MAX_HU,
-            LUNG_MASK_CLOSING_MM,
-        );
+        let m = lung_mask(volume, &c, LUNG_MASK_MAX_HU, LUNG_MASK_CLOSING_MM);
         Some((cg, m))
     });
     (0..=steps)
@@ -342,7 +336,7 @@ fn neighbourhood_findings(
     let dims = crop.dims;
     let sp: [f64; 3] = cg.spacing_mm().into();
     let hu = crop.extract(volume);
-    let lung = lung_mask(&hu, dims, sp, LUNG_MASK_MAX_HU, LUNG_MASK_CLOSING_MM);
+    let lung = lung_mask(volume, &crop, LUNG_MASK_MAX_HU, LUNG_MASK_CLOSING_MM);
     // Tumour (grown by 2 mm) on the crop.
     let n = hu.len();
     let mut tumour_here = vec![false; n];
@@ -495,4 +489,128 @@ fn mediastinum_distance(
         }
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zones::{ZoneOptions, build_zones};
+    use margo_volume::VolumeGeometry;
+
+    /// A schematic chest at 1 mm: two lungs (-850 HU) either side of a mediastinum (+40),
+    /// chest wall (+40) with a rib (+900) at x 64..68, |y| <= 4, air outside; a vessel of 5 mm
+    /// diameter along z at (44, 0); nodule at (30, 0, 0), radius 6.
+    fn chest() -> Volume<i16> {
+        let g =
+            VolumeGeometry::axis_aligned([161, 91, 41], [1.0; 3], [-80.0, -45.0, -20.0]).unwrap();
+        let gg = g.clone();
+        Volume::from_fn(g, move |i, j, k| {
+            let p = gg.world_from_ijk([i, j, k]);
+            let (ax, ay) = (p.x.abs(), p.y.abs());
+            if ax > 75.0 || ay > 38.0 {
+                return -1000;
+            }
+            if (64.0..=68.0).contains(&p.x) && ay <= 4.0 {
+                return 900;
+            }
+            if ax > 60.0 || ay > 30.0 || ax <= 10.0 {
+                return 40;
+            }
+            if (p - Point3::new(30.0, 0.0, 0.0)).norm() <= 6.0 {
+                return 40;
+            }
+            if ((p.x - 44.0).powi(2) + p.y.powi(2)).sqrt() <= 2.5 {
+                return 40;
+            }
+            -850
+        })
+    }
+
+    fn custom(entry: [f64; 3], size: f64, length: Option<f64>) -> ProbeSpec {
+        let mut p = ProbeSpec::parse(&format!(
+            "tip=30,0,0;entry={},{},{};device=custom;long={size};short={size};offset=0",
+            entry[0], entry[1], entry[2]
+        ))
+        .unwrap();
+        p.needle_length_mm = length;
+        p
+    }
+
+    fn nodule(d: f64) -> NoduleStats {
+        NoduleStats {
+            volume_ml: 0.9,
+            outline_volume_ml: 0.9,
+            max_diameter_mm: d,
+            max_axial_diameter_mm: d,
+            equivalent_diameter_mm: d,
+            centroid_lps_mm: [30.0, 0.0, 0.0],
+            bbox_min_lps_mm: [24.0, -6.0, -6.0],
+            bbox_max_lps_mm: [36.0, 6.0, 6.0],
+            voxel_count: 900,
+        }
+    }
+
+    fn find<'a>(f: &'a [Finding], kind: &str) -> Option<&'a Finding> {
+        f.iter().find(|x| x.kind == kind)
+    }
+
+    #[test]
+    fn rib_on_the_path_blocks_and_needle_length_is_checked() {
+        let v = chest();
+        let probes = [custom([74.0, 0.0, 0.0], 20.0, Some(40.0))];
+        let zones = build_zones(&probes, &ZoneOptions::default()).unwrap();
+        let f = check_plan(&v, &probes, &zones, &nodule(12.0), None, None);
+        let bone = find(&f, "bone_on_path").expect("rib crossed");
+        assert_eq!(bone.severity, Severity::Blocked);
+        assert!((bone.value.unwrap() - 5.0).abs() < 1.0, "{:?}", bone.value);
+        let len = find(&f, "needle_too_short").expect("44 mm path, 40 mm needle");
+        assert!((len.value.unwrap() - 44.0).abs() < 1e-9);
+        assert_eq!(f[0].severity, Severity::Blocked, "sorted by severity");
+        assert!(find(&f, "tumour_size").is_none());
+    }
+
+    #[test]
+    fn lung_length_punctures_heat_sink_and_mediastinum() {
+        let v = chest();
+        let probes = [custom([74.0, 20.0, 0.0], 32.0, None)];
+        let zones = build_zones(&probes, &ZoneOptions::default()).unwrap();
+        let tumour = margo_volume::Mask::from_fn(v.geometry().clone(), |i, j, k| {
+            (v.geometry().world_from_ijk([i, j, k]) - Point3::new(30.0, 0.0, 0.0)).norm() <= 6.0
+        });
+        let f = check_plan(&v, &probes, &zones, &nodule(35.0), Some(&tumour), None);
+        assert!(find(&f, "bone_on_path").is_none(), "{f:#?}");
+        // Aerated lung from the pleura (x = 60) to the nodule surface (x ~ 36), along a path
+        // with dx/len = 44/48.3.
+        let lung = find(&f, "aerated_lung_length").unwrap();
+        let expected = (60.0 - 36.0) * (44.0f64.hypot(20.0) / 44.0);
+        assert!(
+            (lung.value.unwrap() - expected).abs() < 1.5,
+            "{:?} vs {expected}",
+            lung.value
+        );
+        assert_eq!(lung.severity, Severity::Warning);
+        let pl = find(&f, "pleural_punctures").unwrap();
+        assert_eq!(pl.value, Some(1.0));
+        let px = pl.location_lps_mm.unwrap()[0];
+        assert!((px - 60.0).abs() < 1.0, "{px}");
+        assert!(find(&f, "zone_reaches_pleura").is_none());
+        let hs = find(&f, "heat_sink_vessel").expect("5 mm vessel inside the zone");
+        assert!((hs.value.unwrap() - 5.0).abs() < 1.5, "{:?}", hs.value);
+        let med = find(&f, "mediastinum_distance").unwrap();
+        // Zone radius 16 around x = 30; mediastinum edge at x = 10: 4 mm.
+        assert!((med.value.unwrap() - 4.0).abs() < 1.0, "{:?}", med.value);
+        assert_eq!(med.severity, Severity::Warning);
+        assert_eq!(find(&f, "tumour_size").unwrap().severity, Severity::Warning);
+    }
+
+    #[test]
+    fn zone_reaching_the_puncture_point_warns() {
+        let v = chest();
+        let probes = [custom([74.0, 20.0, 0.0], 70.0, None)];
+        let zones = build_zones(&probes, &ZoneOptions::default()).unwrap();
+        let f = check_plan(&v, &probes, &zones, &nodule(12.0), None, None);
+        let z = find(&f, "zone_reaches_pleura").expect("35 mm zone radius reaches x = 60");
+        assert!(z.value.unwrap() > 0.0);
+        assert_eq!(find(&f, "mediastinum_distance").unwrap().value, Some(0.0));
+    }
 }

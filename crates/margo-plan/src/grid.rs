@@ -173,8 +173,12 @@ pub fn fill_holes_3d(dims: [usize; 3], mask: &[bool]) -> Vec<bool> {
     for k in 0..nz {
         for j in 0..ny {
             for i in 0..nx {
-                let border =
-                    i == 0 || j == 0 || k == 0 || i + 1 == nx || j + 1 == ny || k + 1 == nz;
+                // A single slice (nz == 1) is a 2D image: only its edges are border.
+                let border = i == 0
+                    || j == 0
+                    || i + 1 == nx
+                    || j + 1 == ny
+                    || (nz > 1 && (k == 0 || k + 1 == nz));
                 let idx = i + nx * (j + ny * k);
                 if border && !mask[idx] {
                     outside[idx] = true;
@@ -278,6 +282,19 @@ mod tests {
                 inb && !core
             })
             .collect();
+        // Slice by slice: a ring in one slice fills; the same ring in 3D does not (open ends).
+        let ring: Vec<bool> = (0..300)
+            .map(|idx| {
+                let (i, j) = (idx % 10, (idx / 10) % 10);
+                (2..8).contains(&i)
+                    && (2..8).contains(&j)
+                    && !((3..7).contains(&i) && (3..7).contains(&j))
+            })
+            .collect();
+        let axial = fill_holes_axial([10, 10, 3], &ring);
+        assert!(axial[5 + 10 * 5 + 100]);
+        assert_eq!(axial.iter().filter(|&&x| x).count(), 3 * 36);
+        assert!(!fill_holes_3d([10, 10, 3], &ring)[5 + 10 * 5 + 100]);
         let filled = fill_holes_3d([10, 10, 10], &hollow);
         assert!(filled[5 + 10 * (5 + 10 * 5)]);
         assert!(!filled[0]);

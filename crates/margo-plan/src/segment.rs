@@ -6,7 +6,7 @@
 //!    limit), clamped to `[-550, -450]` HU (-450 for a solid nodule in aerated lung, lower for
 //!    part-solid ones).
 //! 2. **Chest-wall removal** (juxtapleural nodules): lung mask = voxels below `wall_threshold_hu`
-//!    (-400 HU), closed with a ball of `wall_closing_radius_mm` and with holes filled slice by
+//!    (-400 HU) that are not air outside the body (flood fill from each axial slice's border), closed with a ball of `wall_closing_radius_mm` and with holes filled slice by
 //!    slice, so that nodules and vessels inside the lung belong to it while the chest wall and
 //!    mediastinum do not. Candidates outside the lung mask are dropped.
 //! 3. **Region growing** from the seed over voxels at or above the threshold, within
@@ -237,21 +237,76 @@ fn check_params(p: &SegmentParams) -> Result<(), SegmentError> {
     Ok(())
 }
 
-/// Lung mask on a crop: below `threshold_hu`, closed with a ball, holes filled per axial slice.
+/// Lung mask on a crop: air below `threshold_hu` that is not connected to the border of its whole
+/// axial slice (that is air outside the body), closed with a ball, holes filled per axial slice.
 pub fn lung_mask(
-    hu: &[i16],
-    dims: [usize; 3],
-    spacing_mm: [f64; 3],
+    volume: &Volume<i16>,
+    crop: &Crop,
     threshold_hu: f64,
     closing_radius_mm: f64,
 ) -> Vec<bool> {
-    let air: Vec<bool> = hu.iter().map(|&v| (v as f64) < threshold_hu).collect();
+    let dims = crop.dims;
+    let spacing_mm: [f64; 3] = volume.geometry().spacing_mm().into();
+    let air = body_air(volume, crop, threshold_hu);
     let closed = if closing_radius_mm > 0.0 {
         grid::close(dims, spacing_mm, &air, closing_radius_mm)
     } else {
         air
     };
     grid::fill_holes_axial(dims, &closed)
+}
+
+/// Air (below `threshold_hu`) inside the body on the crop: each whole axial slice is flood-filled
+/// from its border so that air outside the patient is excluded.
+pub fn body_air(volume: &Volume<i16>, crop: &Crop, threshold_hu: f64) -> Vec<bool> {
+    let [nx, ny, _] = volume.dims();
+    let [cx, cy, cz] = crop.dims;
+    let mut out = vec![false; cx * cy * cz];
+    let mut outside = vec![false; nx * ny];
+    let mut stack = Vec::new();
+    for kk in 0..cz {
+        let Some(slice) = volume.slice(crop.first[2] + kk) else {
+            continue;
+        };
+        outside.iter_mut().for_each(|o| *o = false);
+        let is_air = |idx: usize| (slice[idx] as f64) < threshold_hu;
+        for i in 0..nx {
+            for j in [0, ny - 1] {
+                stack.push(i + nx * j);
+            }
+        }
+        for j in 0..ny {
+            for i in [0, nx - 1] {
+                stack.push(i + nx * j);
+            }
+        }
+        while let Some(idx) = stack.pop() {
+            if outside[idx] || !is_air(idx) {
+                continue;
+            }
+            outside[idx] = true;
+            let (i, j) = (idx % nx, idx / nx);
+            if i > 0 {
+                stack.push(idx - 1);
+            }
+            if i + 1 < nx {
+                stack.push(idx + 1);
+            }
+            if j > 0 {
+                stack.push(idx - nx);
+            }
+            if j + 1 < ny {
+                stack.push(idx + nx);
+            }
+        }
+        for jj in 0..cy {
+            for ii in 0..cx {
+                let idx = crop.first[0] + ii + nx * (crop.first[1] + jj);
+                out[ii + cx * (jj + cy * kk)] = is_air(idx) && !outside[idx];
+            }
+        }
+    }
+    out
 }
 
 /// Segments the nodule around `seed_lps_mm`.
@@ -347,9 +402,8 @@ pub fn segment(
     // 2. Lung mask (chest-wall removal).
     let lung = params.remove_chest_wall.then(|| {
         lung_mask(
-            &hu,
-            dims,
-            sp,
+            volume,
+            &crop,
             params.wall_threshold_hu,
             params.wall_closing_radius_mm,
         )
@@ -653,7 +707,10 @@ mod tests {
                                 let v = p - o;
                                 (v - d * v.dot(d)).norm() <= *r
                             })
-                            || wall_x_mm.is_some_and(|w| p.x >= w);
+                            || wall_x_mm.is_some_and(|w| p.x >= w)
+                            // Body wall along the in-plane border, so the lung is inside a body.
+                            || p.x.abs() > 36.0
+                            || p.y.abs() > 36.0;
                         inside += usize::from(solid);
                     }
                 }
