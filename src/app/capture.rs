@@ -58,6 +58,19 @@ impl Capture {
     }
 }
 
+/// Asks the window to close, and ends the process if it has not closed a few seconds later
+/// (a headless run must never hang after its result is written).
+fn close_with(ctx: &egui::Context, exit: &ExitCode) {
+    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+    let code = exit.0.load(Ordering::Relaxed);
+    let _ = std::thread::Builder::new()
+        .name("margo-exit".into())
+        .spawn(move || {
+            std::thread::sleep(Duration::from_secs(3));
+            std::process::exit(i32::from(code));
+        });
+}
+
 /// Called at the end of every frame.
 pub fn step(app: &mut MargoApp, ctx: &egui::Context, viewer_ready: Option<bool>, loading: bool) {
     if !app.capture.active() {
@@ -84,7 +97,7 @@ pub fn step(app: &mut MargoApp, ctx: &egui::Context, viewer_ready: Option<bool>,
                 c.exit.set(1);
             }
         }
-        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        close_with(ctx, &c.exit);
         return;
     }
     if c.requested {
@@ -156,7 +169,7 @@ fn bench_step(app: &mut MargoApp, ctx: &egui::Context, viewer_ready: Option<bool
         if viewer_ready.is_none() && !app.errors.is_empty() {
             eprintln!("error: bench needs a case: {}", app.errors.join("; "));
             app.capture.exit.set(2);
-            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            close_with(ctx, &app.capture.exit);
         }
         return;
     }
@@ -186,7 +199,7 @@ fn bench_step(app: &mut MargoApp, ctx: &egui::Context, viewer_ready: Option<bool
         let report = bench_report(&bench.results, ctx);
         println!("{report}");
         app.capture.exit.set(0);
-        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        close_with(ctx, &app.capture.exit);
         return;
     }
     let direction = bench.direction;
