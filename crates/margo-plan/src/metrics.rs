@@ -5,8 +5,9 @@
 //!   centre lies within k mm of a tumour voxel centre (exact Euclidean distance transform; this is
 //!   the grown tumour of QAM and of VIC, Kaye et al. Eur Radiol 2019). `T_0 = T`.
 //! - **Coverage** of `T_k`: volume of `T_k ∩ Z` / volume of `T_k`, where `Z` is the ablation region
-//!   (an exact solid, see `region`). Voxel cells that straddle the zone boundary are
-//!   sub-sampled (about 0.5 mm steps), the others count whole.
+//!   (an exact solid, see `region`). Voxel cells that straddle the zone boundary are integrated
+//!   on sub-columns about 0.5 mm apart, each column's inside length computed exactly along the
+//!   slice axis (point sub-samples for the eroded cryo zone); the other cells count whole.
 //! - **VIC_k** (k = 0..10): the volume of `T_k` left outside `Z` (ml).
 //! - **Tumour surface points**: the midpoints between each tumour voxel centre and each of its 6
 //!   neighbours outside the tumour (the faces of the voxel mask), each weighted by its face area.
@@ -235,21 +236,28 @@ impl TumourModel {
                 let sp = self.grid.spacing_mm();
                 let [nx, ny, nz] = self.sub_steps;
                 let axes: [Vector3<f64>; 3] = [0, 1, 2].map(|a| self.grid.axis_in_world(a));
-                let mut hit = 0usize;
-                for c in 0..nz {
-                    let fz = ((c as f64 + 0.5) / nz as f64 - 0.5) * sp[2];
-                    for b in 0..ny {
-                        let fy = ((b as f64 + 0.5) / ny as f64 - 0.5) * sp[1];
-                        for a in 0..nx {
-                            let fx = ((a as f64 + 0.5) / nx as f64 - 0.5) * sp[0];
-                            let p = centre + axes[0] * fx + axes[1] * fy + axes[2] * fz;
-                            if region.contains(&p) {
-                                hit += 1;
+                // Exact chords along the slice axis through a grid of sub-columns; point
+                // sub-samples only for the eroded (cryo) region.
+                let mut sum = 0.0;
+                for b in 0..ny {
+                    let fy = ((b as f64 + 0.5) / ny as f64 - 0.5) * sp[1];
+                    for a in 0..nx {
+                        let fx = ((a as f64 + 0.5) / nx as f64 - 0.5) * sp[0];
+                        let base = centre + axes[0] * fx + axes[1] * fy;
+                        match region.chord_inside_mm(&base, &axes[2], 0.5 * sp[2]) {
+                            Some(len) => sum += len / sp[2],
+                            None => {
+                                let mut hit = 0usize;
+                                for c in 0..nz {
+                                    let fz = ((c as f64 + 0.5) / nz as f64 - 0.5) * sp[2];
+                                    hit += usize::from(region.contains(&(base + axes[2] * fz)));
+                                }
+                                sum += hit as f64 / nz as f64;
                             }
                         }
                     }
                 }
-                hit as f64 / (nx * ny * nz) as f64
+                sum / (nx * ny) as f64
             }
         }
     }

@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 
-use margo_volume::nalgebra::{Point3, Vector3};
+use margo_volume::nalgebra::{Matrix3, Point3, Vector3};
 
 use crate::ellipsoid::Ellipsoid;
 
@@ -26,9 +26,36 @@ const SAMPLE_STEP_MM: f64 = 0.3;
 /// Cell size of the nearest-sample hash grid (mm).
 const HASH_CELL_MM: f64 = 2.0;
 
+/// `|A (p - c)|` precomputed: rows of `a` are the axes divided by their half-lengths.
+#[derive(Debug, Clone, Copy)]
+struct FastEllipsoid {
+    a: Matrix3<f64>,
+    centre: Point3<f64>,
+    /// 1 / smallest half-length: Lipschitz constant of the normalised radius.
+    lipschitz: f64,
+}
+
+impl FastEllipsoid {
+    fn new(e: &Ellipsoid) -> Self {
+        let h = e.half_lengths_mm;
+        let row = |n: usize| (e.axis(n) / h[n]).transpose();
+        Self {
+            a: Matrix3::from_rows(&[row(0), row(1), row(2)]),
+            centre: e.centre(),
+            lipschitz: 1.0 / e.min_half_length_mm(),
+        }
+    }
+
+    #[inline]
+    fn normalised_radius(&self, p: &Point3<f64>) -> f64 {
+        (self.a * (p - self.centre)).norm()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ZoneRegion {
     ellipsoids: Vec<Ellipsoid>,
+    fast: Vec<FastEllipsoid>,
     inset_mm: f64,
     /// Only built for unions of two or more ellipsoids.
     exposed: Option<ExposedBoundary>,
@@ -46,6 +73,7 @@ impl ZoneRegion {
     pub fn new(ellipsoids: Vec<Ellipsoid>, inset_mm: f64) -> Self {
         let exposed = (ellipsoids.len() > 1).then(|| ExposedBoundary::new(&ellipsoids));
         Self {
+            fast: ellipsoids.iter().map(FastEllipsoid::new).collect(),
             ellipsoids,
             inset_mm,
             exposed,
@@ -138,19 +166,75 @@ impl ZoneRegion {
     /// Fast inside test at a point.
     pub fn contains(&self, p: &Point3<f64>) -> bool {
         if self.inset_mm == 0.0 {
-            self.ellipsoids.iter().any(|e| e.contains(p))
+            self.fast.iter().any(|e| e.normalised_radius(p) <= 1.0)
         } else {
             self.depth_mm(p) >= 0.0
         }
+    }
+
+    /// Length (mm) of the segment `p0 + t * dir`, `|t| <= half_mm` (`dir` a unit vector), that
+    /// lies inside the union of ellipsoids: exact (a quadratic per ellipsoid, intervals merged).
+    /// `None` for an eroded region (cryo lethal zone), whose boundary is not a quadric.
+    pub fn chord_inside_mm(
+        &self,
+        p0: &Point3<f64>,
+        dir: &Vector3<f64>,
+        half_mm: f64,
+    ) -> Option<f64> {
+        if self.inset_mm != 0.0 {
+            return None;
+        }
+        let mut intervals: [(f64, f64); 8] = [(0.0, 0.0); 8];
+        let mut n = 0;
+        let mut spill = Vec::new();
+        for e in &self.fast {
+            let u = e.a * (p0 - e.centre);
+            let v = e.a * dir;
+            let (qa, qb, qc) = (v.norm_squared(), u.dot(&v), u.norm_squared() - 1.0);
+            let disc = qb * qb - qa * qc;
+            if qa <= 0.0 || disc <= 0.0 {
+                continue;
+            }
+            let r = disc.sqrt();
+            let (t0, t1) = (
+                ((-qb - r) / qa).max(-half_mm),
+                ((-qb + r) / qa).min(half_mm),
+            );
+            if t1 > t0 {
+                if n < intervals.len() {
+                    intervals[n] = (t0, t1);
+                    n += 1;
+                } else {
+                    spill.push((t0, t1));
+                }
+            }
+        }
+        let mut all: Vec<(f64, f64)> = intervals[..n].to_vec();
+        all.extend(spill);
+        if all.len() <= 1 {
+            return Some(all.first().map_or(0.0, |(a, b)| b - a));
+        }
+        all.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut total = 0.0;
+        let (mut lo, mut hi) = all[0];
+        for &(a, b) in &all[1..] {
+            if a > hi {
+                total += hi - lo;
+                (lo, hi) = (a, b);
+            } else {
+                hi = hi.max(b);
+            }
+        }
+        Some(total + (hi - lo))
     }
 
     /// Classifies a cell of circumradius `radius_mm` around `centre` (conservatively: `Mixed`
     /// when unsure). Uses the Lipschitz bound of the normalised radius (1 / smallest half-length).
     pub fn classify_cell(&self, centre: &Point3<f64>, radius_mm: f64) -> CellClass {
         let mut all_outside = true;
-        for e in &self.ellipsoids {
+        for e in &self.fast {
             let rho = e.normalised_radius(centre);
-            let lip = 1.0 / e.min_half_length_mm();
+            let lip = e.lipschitz;
             if rho + (radius_mm + self.inset_mm) * lip < 1.0 {
                 return CellClass::Inside;
             }
