@@ -8,7 +8,7 @@ use margo_phantom::{Lobe, NoduleKind, NoduleSpec, PhantomConfig, Truth, generate
 
 /// Recorded in sample-data/phantom-chest/README.md; regenerate the case and update both when
 /// the generator changes on purpose.
-const SAMPLE_SHA256: &str = "02fd68b97006d35a6d025b154efc79264396c70009b0695d126f460a46304fe6";
+const SAMPLE_SHA256: &str = "a0eadd2b2fb4e19ec795587142f5077edc504fcac174400006cc9276a463611a";
 
 fn sample_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/phantom-chest")

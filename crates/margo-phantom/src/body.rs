@@ -47,12 +47,14 @@ pub struct Dome {
 
 impl Dome {
     #[inline]
+    /// Height of the dome over (x, y) and the square of its slope there.
     fn height(&self, x: f64, y: f64) -> (f64, f64) {
         let dx = x - self.centre_xy_mm[0];
         let dy = y - self.centre_xy_mm[1];
         let z = self.top_z_mm - self.curvature_per_mm * (dx * dx + self.y_weight * dy * dy);
-        let slope = 2.0 * self.curvature_per_mm * (dx * dx + (self.y_weight * dy).powi(2)).sqrt();
-        (z, slope)
+        let c2 = 4.0 * self.curvature_per_mm * self.curvature_per_mm;
+        let slope_sq = c2 * (dx * dx + (self.y_weight * dy).powi(2));
+        (z, slope_sq)
     }
 }
 
@@ -368,8 +370,9 @@ impl Thorax {
     pub fn diaphragm_sdf(&self, p: &Point3<f64>) -> f64 {
         let (z0, s0) = self.domes[0].height(p.x, p.y);
         let (z1, s1) = self.domes[1].height(p.x, p.y);
-        let (z, slope) = if z0 >= z1 { (z0, s0) } else { (z1, s1) };
-        (p.z - z) / (1.0 + slope * slope).sqrt()
+        let (z, slope_sq) = if z0 >= z1 { (z0, s0) } else { (z1, s1) };
+        // Height difference over the local slope: the distance to a gently curved surface.
+        (p.z - z) / (1.0 + slope_sq).sqrt()
     }
 
     /// Positive on the lower-lobe side of the major fissure.

@@ -154,7 +154,8 @@ pub struct PhantomConfig {
     pub centre_lps_mm: [f64; 3],
     /// Standard deviation of the CT noise in HU (0 = noise-free, for exact measurements).
     pub noise_sd_hu: f32,
-    /// Sub-samples per axis in voxels that straddle a boundary (1 = no partial volume).
+    /// Sub-samples per axis in voxels that straddle a boundary (1 = no partial volume; 2 uses
+    /// the 4-point tetrahedral half of the 2 x 2 x 2 grid; n >= 3 the full n x n x n grid).
     pub supersample: u32,
     /// Sub-samples per axis inside nodule bounding boxes (their volumes are ground truth).
     pub nodule_supersample: u32,

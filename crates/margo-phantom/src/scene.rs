@@ -69,6 +69,25 @@ impl Tissue {
     }
 }
 
+/// If `p` is outside the box, lowers `m` to (distance to the box + `pad`) and returns false;
+/// returns true inside. Skips the square root when it cannot lower `m`.
+#[inline]
+fn inside_box(p: &Point3<f64>, b: &(Point3<f64>, Point3<f64>), pad: f64, m: &mut f64) -> bool {
+    let dx = (b.0.x - p.x).max(0.0).max(p.x - b.1.x);
+    let dy = (b.0.y - p.y).max(0.0).max(p.y - b.1.y);
+    let dz = (b.0.z - p.z).max(0.0).max(p.z - b.1.z);
+    let d2 = dx * dx + dy * dy + dz * dz;
+    if d2 == 0.0 {
+        return true;
+    }
+    // When m is already below pad the box cannot lower it.
+    let limit = *m - pad;
+    if limit > 0.0 && d2 < limit * limit {
+        *m = d2.sqrt() + pad;
+    }
+    false
+}
+
 /// Distance from `p` to an axis-aligned box (0 inside).
 #[inline]
 fn box_distance(p: &Point3<f64>, lo: &Point3<f64>, hi: &Point3<f64>) -> f64 {
@@ -569,11 +588,15 @@ impl Scene {
         let mut in_lung = false;
         let dia = t.diaphragm_sdf(p);
         if muscle < 0.0 {
-            let cav = t.cavity_sdf(p);
+            let cav2d = t.cavity.sdf(p);
+            let cav = if p.z <= t.apex_start_z_mm {
+                cav2d
+            } else {
+                t.cavity_sdf(p)
+            };
             if p.z > t.apex_start_z_mm - 2.0 {
                 m = m.min(SAFETY * cav.abs());
             }
-            let cav2d = t.cavity.sdf(p);
             m_xy = m_xy.min(cav2d.abs());
             m = m.min(dia.abs());
             if cav < 0.0 || cav2d < 0.0 {
@@ -602,15 +625,13 @@ impl Scene {
             }
         }
         // Heart (on the diaphragm, inside its pericardial fat).
-        let hb = box_distance(p, &self.heart_box.0, &self.heart_box.1);
-        if hb > 0.0 {
-            m = m.min(hb + pad);
-        } else if dia > 0.0 {
+        if inside_box(p, &self.heart_box, pad, &mut m) && dia > 0.0 {
             let hf = self.heart_fat.sdf(p);
             m = m.min(hf.abs());
             if hf < 0.0 {
                 tissue = Tissue::MediastinalFat;
                 in_lung = false;
+                cover(&mut m_xy, &mut m, (-hf).min(dia), false);
                 let h = t.heart.sdf(p);
                 m = m.min(h.abs());
                 if h < 0.0 {
@@ -634,6 +655,7 @@ impl Scene {
             m = m.min(outer.abs());
             if outer < 0.0 {
                 in_lung = false;
+                cover(&mut m_xy, &mut m, -outer, false);
                 if tube.wall_mm > 0.0 {
                     let lumen = tube.capsule.sdf(p, 0.0);
                     m = m.min(lumen.abs());
@@ -656,15 +678,15 @@ impl Scene {
             in_lung = false;
         }
         // Sternum.
-        let stb = box_distance(p, &self.sternum_box.0, &self.sternum_box.1);
-        if stb > 0.0 {
-            m = m.min(stb + pad);
-        } else {
+        if inside_box(p, &self.sternum_box, pad, &mut m) {
             let [z0, z1] = t.sternum_z_range_mm;
             let d = t.sternum.sdf(p).max(z0 - p.z).max(p.z - z1);
+            if d < 0.0 {
+                cover(&mut m_xy, &mut m, -d, false);
+                in_lung = false;
+            }
             if let Some(b) = bone(d, t.cortex_mm, &mut m) {
                 tissue = b;
-                in_lung = false;
             }
         }
         // Ribs, costal cartilage, clavicles.
@@ -676,30 +698,30 @@ impl Scene {
             let Some(d) = self.wall_prepared[ci as usize].sdf_within(p, 0.0, m) else {
                 continue;
             };
+            if d < 0.0 {
+                cover(&mut m_xy, &mut m, -d, false);
+                in_lung = false;
+            }
             match kind {
                 BoneKind::Bone => {
                     if let Some(b) = bone(d, t.cortex_mm, &mut m) {
                         tissue = b;
-                        in_lung = false;
                     }
                 }
                 BoneKind::Cartilage => {
                     m = m.min(d.abs());
                     if d < 0.0 {
                         tissue = Tissue::Cartilage;
-                        in_lung = false;
                     }
                 }
             }
         }
         for (e, b) in t.scapulae.iter().zip(&self.scapula_boxes) {
-            let bd = box_distance(p, &b.0, &b.1);
-            if bd > 0.0 {
-                m = m.min(bd + pad);
-            } else {
+            if inside_box(p, b, pad, &mut m) {
                 let d = e.sdf(p);
                 m = m.min(d.abs());
                 if d < 0.0 {
+                    cover(&mut m_xy, &mut m, -d, false);
                     tissue = Tissue::CorticalBone;
                 }
             }
@@ -710,12 +732,14 @@ impl Scene {
             let major = t.major_fissure_sdf(p);
             m = m.min((major.abs() - half).abs());
             if major.abs() < half {
+                cover(&mut m_xy, &mut m, half - major.abs(), false);
                 tissue = Tissue::Fissure;
             }
             if !t.is_left(p) && major < 0.0 {
                 let minor = p.z - t.minor_fissure_z_mm;
                 m = m.min((minor.abs() - half).abs());
                 if minor.abs() < half {
+                    cover(&mut m_xy, &mut m, half - minor.abs(), false);
                     tissue = Tissue::Fissure;
                 }
             }
@@ -729,12 +753,14 @@ impl Scene {
                 m = m.min(outer.abs());
                 if outer < 0.0 {
                     let lumen = c.sdf_within(p, 0.0, f64::MAX).unwrap_or(f64::MAX);
-                    m = m.min(lumen.abs());
                     if lumen < 0.0 {
+                        cover(&mut m_xy, &mut m, -outer, false);
                         tissue = Tissue::AirwayLumen;
                     } else if tissue != Tissue::AirwayLumen {
+                        cover(&mut m_xy, &mut m, -outer, false);
                         tissue = Tissue::AirwayWall;
                     }
+                    m = m.min(lumen.abs());
                 }
             }
             let (near, clearance) = self.vessel_grid.query(p);
@@ -743,12 +769,13 @@ impl Scene {
                 if let Some(d) = self.vessel_prepared[ci as usize].sdf_within(p, 0.0, m) {
                     m = m.min(d.abs());
                     if d < 0.0 {
+                        cover(&mut m_xy, &mut m, -d, false);
                         tissue = Tissue::PulmonaryVessel;
                     }
                 }
             }
         }
-        if let Some(n) = self.nodule_at(p, &mut m) {
+        if let Some(n) = self.nodule_at(p, &mut m_xy, &mut m) {
             tissue = n;
         }
         (tissue, m_xy, m)
@@ -756,16 +783,17 @@ impl Scene {
 
     /// The nodule tissue at `p`, if any; updates the margin.
     #[inline]
-    pub fn nodule_at(&self, p: &Point3<f64>, m: &mut f64) -> Option<Tissue> {
+    pub fn nodule_at(&self, p: &Point3<f64>, m_xy: &mut f64, m: &mut f64) -> Option<Tissue> {
         let mut out = None;
         for (n, b) in self.nodules.iter().zip(&self.nodule_boxes) {
-            let bd = box_distance(p, &b.0, &b.1);
-            if bd > 0.0 {
-                *m = m.min(bd + self.pad_mm);
+            if !inside_box(p, b, self.pad_mm, m) {
                 continue;
             }
             let d = n.sdf(p);
             *m = m.min(d.abs());
+            if d < 0.0 {
+                cover(m_xy, m, -d, false);
+            }
             if let Some(core) = n.core_sdf(p) {
                 *m = m.min(core.abs());
             }
@@ -791,34 +819,51 @@ impl Scene {
 
     fn spine(&self, p: &Point3<f64>, m_xy: &mut f64, m: &mut f64) -> Option<Tissue> {
         let t = &self.thorax;
-        let mut out = None;
         let vb = t.vertebral_body.sdf(p);
-        *m_xy = m_xy.min(vb.abs());
+        let arch = t.vertebral_arch.sdf(p);
+        let posterior = arch
+            .min(t.spinous_process.sdf(p))
+            .min(t.transverse_processes[0].sdf(p))
+            .min(t.transverse_processes[1].sdf(p));
+        // The canal lies inside the arch, so this is the whole spine's outline.
+        let outline = vb.min(posterior);
+        if outline >= 0.0 {
+            *m_xy = m_xy.min(outline);
+            return None;
+        }
+        cover(m_xy, m, -outline, true);
+        let canal = t.spinal_canal.sdf(p);
+        *m_xy = m_xy.min(canal.abs()).min(vb.abs()).min(posterior.abs());
+        let mut out = bone(posterior.max(-canal), t.cortex_mm, m_xy);
         if vb < 0.0 {
             let period = t.vertebra_period_mm;
             let phase = (p.z + 1000.0).rem_euclid(period);
             let disc_start = period - t.disc_height_mm;
             *m = m.min((phase - disc_start).abs().min(phase).min(period - phase));
-            if phase >= disc_start {
-                out = Some(Tissue::IntervertebralDisc);
+            out = if phase >= disc_start {
+                Some(Tissue::IntervertebralDisc)
             } else {
-                out = bone(vb, t.cortex_mm, m_xy);
-            }
-        }
-        let arch = t.vertebral_arch.sdf(p);
-        let canal = t.spinal_canal.sdf(p);
-        *m_xy = m_xy.min(canal.abs());
-        let posterior = arch
-            .min(t.spinous_process.sdf(p))
-            .min(t.transverse_processes[0].sdf(p))
-            .min(t.transverse_processes[1].sdf(p));
-        if let Some(b) = bone(posterior.max(-canal), t.cortex_mm, m_xy) {
-            out = Some(b);
+                bone(vb, t.cortex_mm, m_xy)
+            };
         }
         if canal < 0.0 {
             out = Some(Tissue::SpinalCanal);
         }
         out
+    }
+}
+
+/// Paints over everything below: boundaries of lower layers closer than `depth_mm` (the point's
+/// depth inside the new structure) are hidden, so the margins restart from that depth. A
+/// z-invariant structure (`planar`) hides whole voxel columns, so only its in-plane depth counts.
+#[inline]
+fn cover(m_xy: &mut f64, m: &mut f64, depth_mm: f64, planar: bool) {
+    if planar {
+        *m_xy = depth_mm;
+        *m = f64::MAX;
+    } else {
+        *m = depth_mm;
+        *m_xy = f64::MAX;
     }
 }
 
