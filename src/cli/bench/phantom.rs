@@ -23,6 +23,22 @@ pub struct Args {
     pub scratch: Option<PathBuf>,
 }
 
+/// CPU seconds (user + system) this process has used, from /proc (Linux); None elsewhere.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// The 1-minute load average, to judge whether other work shared the cores.
+fn load_average() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next().map(str::to_string)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -66,14 +82,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let pad = 0.5 * geometry.spacing_mm().norm() + 1.0;
     let mut scene_s = Vec::new();
     let mut total_s = Vec::new();
+    let mut cpu_s = Vec::new();
     let mut phantom = None;
     for _ in 0..args.repeats.max(1) {
         let t = Instant::now();
         Scene::build(&config, [bounds.min.z, bounds.max.z], pad)?;
         scene_s.push(t.elapsed().as_secs_f64());
+        let cpu0 = cpu_seconds();
         let t = Instant::now();
         phantom = Some(generate(&config)?);
         total_s.push(t.elapsed().as_secs_f64());
+        if let (Some(a), Some(b)) = (cpu0, cpu_seconds()) {
+            cpu_s.push(b - a);
+        }
     }
     let phantom = phantom.expect("at least one run");
     println!(
@@ -82,6 +103,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         median(total_s.clone()),
         total_s.len()
     );
+    if !cpu_s.is_empty() {
+        println!(
+            "  CPU time per generation: median {:.2} s (user + system, all threads; load average {})",
+            median(cpu_s),
+            load_average().unwrap_or_else(|| "?".into())
+        );
+    }
     println!(
         "  of which scene build (anatomy, trees, nodules): median {:.2} s",
         median(scene_s)
