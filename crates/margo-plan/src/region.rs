@@ -172,21 +172,22 @@ impl ZoneRegion {
         }
     }
 
-    /// Length (mm) of the segment `p0 + t * dir`, `|t| <= half_mm` (`dir` a unit vector), that
-    /// lies inside the union of ellipsoids: exact (a quadratic per ellipsoid, intervals merged).
-    /// `None` for an eroded region (cryo lethal zone), whose boundary is not a quadric.
-    pub fn chord_inside_mm(
+    /// The parts of the line `p0 + t * dir` (`dir` a unit vector), `t_lo <= t <= t_hi`, inside the
+    /// union of ellipsoids, as sorted disjoint intervals of `t` appended to `out`: exact (one
+    /// quadratic per ellipsoid, intervals merged). `false` (and nothing appended) for an eroded
+    /// region (cryo lethal zone), whose boundary is not a quadric.
+    pub fn chord_intervals(
         &self,
         p0: &Point3<f64>,
         dir: &Vector3<f64>,
-        half_mm: f64,
-    ) -> Option<f64> {
+        t_lo: f64,
+        t_hi: f64,
+        out: &mut Vec<(f64, f64)>,
+    ) -> bool {
         if self.inset_mm != 0.0 {
-            return None;
+            return false;
         }
-        let mut intervals: [(f64, f64); 8] = [(0.0, 0.0); 8];
-        let mut n = 0;
-        let mut spill = Vec::new();
+        let start = out.len();
         for e in &self.fast {
             let u = e.a * (p0 - e.centre);
             let v = e.a * dir;
@@ -196,36 +197,38 @@ impl ZoneRegion {
                 continue;
             }
             let r = disc.sqrt();
-            let (t0, t1) = (
-                ((-qb - r) / qa).max(-half_mm),
-                ((-qb + r) / qa).min(half_mm),
-            );
+            let (t0, t1) = (((-qb - r) / qa).max(t_lo), ((-qb + r) / qa).min(t_hi));
             if t1 > t0 {
-                if n < intervals.len() {
-                    intervals[n] = (t0, t1);
-                    n += 1;
-                } else {
-                    spill.push((t0, t1));
+                out.push((t0, t1));
+            }
+        }
+        let mine = &mut out[start..];
+        if mine.len() > 1 {
+            mine.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut merged: Vec<(f64, f64)> = Vec::with_capacity(mine.len());
+            for &(a, b) in mine.iter() {
+                match merged.last_mut() {
+                    Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                    _ => merged.push((a, b)),
                 }
             }
+            out.truncate(start);
+            out.extend(merged);
         }
-        let mut all: Vec<(f64, f64)> = intervals[..n].to_vec();
-        all.extend(spill);
-        if all.len() <= 1 {
-            return Some(all.first().map_or(0.0, |(a, b)| b - a));
-        }
-        all.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let mut total = 0.0;
-        let (mut lo, mut hi) = all[0];
-        for &(a, b) in &all[1..] {
-            if a > hi {
-                total += hi - lo;
-                (lo, hi) = (a, b);
-            } else {
-                hi = hi.max(b);
-            }
-        }
-        Some(total + (hi - lo))
+        true
+    }
+
+    /// Length (mm) of the segment `p0 + t * dir`, `|t| <= half_mm`, inside the union of
+    /// ellipsoids (see [`ZoneRegion::chord_intervals`]); `None` for an eroded region.
+    pub fn chord_inside_mm(
+        &self,
+        p0: &Point3<f64>,
+        dir: &Vector3<f64>,
+        half_mm: f64,
+    ) -> Option<f64> {
+        let mut iv = Vec::new();
+        self.chord_intervals(p0, dir, -half_mm, half_mm, &mut iv)
+            .then(|| iv.iter().map(|(a, b)| b - a).sum())
     }
 
     /// Classifies a cell of circumradius `radius_mm` around `centre` (conservatively: `Mixed`

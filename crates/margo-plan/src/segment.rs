@@ -259,54 +259,124 @@ pub fn lung_mask(
 /// Air (below `threshold_hu`) inside the body on the crop: each whole axial slice is flood-filled
 /// from its border so that air outside the patient is excluded.
 pub fn body_air(volume: &Volume<i16>, crop: &Crop, threshold_hu: f64) -> Vec<bool> {
-    let [nx, ny, _] = volume.dims();
+    use rayon::prelude::*;
     let [cx, cy, cz] = crop.dims;
-    let mut out = vec![false; cx * cy * cz];
-    let mut outside = vec![false; nx * ny];
-    let mut stack = Vec::new();
-    for kk in 0..cz {
+    let slab = cx * cy;
+    let mut out = vec![false; slab * cz];
+    out.par_chunks_mut(slab).enumerate().for_each(|(kk, dst)| {
         let Some(slice) = volume.slice(crop.first[2] + kk) else {
-            continue;
+            return;
         };
-        outside.iter_mut().for_each(|o| *o = false);
-        let is_air = |idx: usize| (slice[idx] as f64) < threshold_hu;
-        for i in 0..nx {
-            for j in [0, ny - 1] {
-                stack.push(i + nx * j);
-            }
-        }
-        for j in 0..ny {
-            for i in [0, nx - 1] {
-                stack.push(i + nx * j);
-            }
-        }
-        while let Some(idx) = stack.pop() {
-            if outside[idx] || !is_air(idx) {
-                continue;
-            }
-            outside[idx] = true;
-            let (i, j) = (idx % nx, idx / nx);
-            if i > 0 {
-                stack.push(idx - 1);
-            }
-            if i + 1 < nx {
-                stack.push(idx + 1);
-            }
-            if j > 0 {
-                stack.push(idx - nx);
-            }
-            if j + 1 < ny {
-                stack.push(idx + nx);
-            }
-        }
+        let outside = outside_air_2d(slice, volume.dims()[0], volume.dims()[1], threshold_hu);
+        let nx = volume.dims()[0];
         for jj in 0..cy {
             for ii in 0..cx {
                 let idx = crop.first[0] + ii + nx * (crop.first[1] + jj);
-                out[ii + cx * (jj + cy * kk)] = is_air(idx) && !outside[idx];
+                dst[ii + cx * jj] = (slice[idx] as f64) < threshold_hu && !outside[idx];
+            }
+        }
+    });
+    out
+}
+
+/// Air pixels of one slice 4-connected to the slice border. A flood fill on 4x4 blocks that are
+/// all air finds the bulk of the outside cheaply; a pixel flood fill then finishes the edges.
+fn outside_air_2d(slice: &[i16], nx: usize, ny: usize, threshold_hu: f64) -> Vec<bool> {
+    const B: usize = 4;
+    let air = |idx: usize| (slice[idx] as f64) < threshold_hu;
+    let (bx, by) = (nx.div_ceil(B), ny.div_ceil(B));
+    let block_open: Vec<bool> = (0..bx * by)
+        .map(|b| {
+            let (x0, y0) = ((b % bx) * B, (b / bx) * B);
+            (y0..(y0 + B).min(ny)).all(|y| (x0..(x0 + B).min(nx)).all(|x| air(x + nx * y)))
+        })
+        .collect();
+    let mut ext_block = vec![false; bx * by];
+    let mut stack: Vec<usize> = Vec::new();
+    for b in 0..bx * by {
+        let (x, y) = (b % bx, b / bx);
+        if (x == 0 || y == 0 || x + 1 == bx || y + 1 == by) && block_open[b] {
+            ext_block[b] = true;
+            stack.push(b);
+        }
+    }
+    while let Some(b) = stack.pop() {
+        let (x, y) = (b % bx, b / bx);
+        let nb = [
+            (x > 0).then(|| b - 1),
+            (x + 1 < bx).then(|| b + 1),
+            (y > 0).then(|| b - bx),
+            (y + 1 < by).then(|| b + bx),
+        ];
+        for n in nb.into_iter().flatten() {
+            if block_open[n] && !ext_block[n] {
+                ext_block[n] = true;
+                stack.push(n);
             }
         }
     }
-    out
+    // Pixels of outside blocks are outside; the pixel fill starts from those next to other
+    // blocks and from air on the slice border.
+    let mut outside = vec![false; nx * ny];
+    let mut px: Vec<usize> = Vec::new();
+    for b in 0..bx * by {
+        if !ext_block[b] {
+            continue;
+        }
+        let (x0, y0) = ((b % bx) * B, (b / bx) * B);
+        let (x, y) = (b % bx, b / bx);
+        let edge = [
+            x > 0 && !ext_block[b - 1],
+            x + 1 < bx && !ext_block[b + 1],
+            y > 0 && !ext_block[b - bx],
+            y + 1 < by && !ext_block[b + bx],
+        ]
+        .iter()
+        .any(|&e| e);
+        for yy in y0..(y0 + B).min(ny) {
+            for xx in x0..(x0 + B).min(nx) {
+                let idx = xx + nx * yy;
+                outside[idx] = true;
+                if edge {
+                    px.push(idx);
+                }
+            }
+        }
+    }
+    for x in 0..nx {
+        for y in [0, ny - 1] {
+            let idx = x + nx * y;
+            if air(idx) && !outside[idx] {
+                outside[idx] = true;
+                px.push(idx);
+            }
+        }
+    }
+    for y in 0..ny {
+        for x in [0, nx - 1] {
+            let idx = x + nx * y;
+            if air(idx) && !outside[idx] {
+                outside[idx] = true;
+                px.push(idx);
+            }
+        }
+    }
+    while let Some(idx) = px.pop() {
+        let (x, y) = (idx % nx, idx / nx);
+        let nb = [
+            (x > 0).then(|| idx - 1),
+            (x + 1 < nx).then(|| idx + 1),
+            (y > 0).then(|| idx - nx),
+            (y + 1 < ny).then(|| idx + nx),
+        ];
+        for n in nb.into_iter().flatten() {
+            if !outside[n] && air(n) {
+                outside[n] = true;
+                px.push(n);
+            }
+        }
+    }
+    outside
 }
 
 /// Segments the nodule around `seed_lps_mm`.
@@ -424,6 +494,56 @@ pub fn segment(
         })?;
     let grown = grid::component_of(dims, &candidate, start);
 
+    // Steps 4-6 work on the grown region's bounding box plus what the opening and the rim can
+    // reach: a sub-crop, usually far smaller than the crop the lung mask needed.
+    let reach_mm = params.opening_radius_mm.unwrap_or(3.0) + params.rim_grow_mm + 1.0;
+    let (sub_first, sub_dims) = {
+        let mut lo = dims;
+        let mut hi = [0usize; 3];
+        for (idx, _) in grown.iter().enumerate().filter(|(_, g)| **g) {
+            let v = [
+                idx % dims[0],
+                (idx / dims[0]) % dims[1],
+                idx / (dims[0] * dims[1]),
+            ];
+            for a in 0..3 {
+                lo[a] = lo[a].min(v[a]);
+                hi[a] = hi[a].max(v[a]);
+            }
+        }
+        let mut first = [0usize; 3];
+        let mut sd = [0usize; 3];
+        for a in 0..3 {
+            let m = (reach_mm / sp[a]).ceil() as usize + 1;
+            first[a] = lo[a].saturating_sub(m);
+            sd[a] = (hi[a] + m).min(dims[a] - 1) + 1 - first[a];
+        }
+        (first, sd)
+    };
+    let pick = |idx: usize| -> usize {
+        let (i, j, k) = (
+            idx % sub_dims[0],
+            (idx / sub_dims[0]) % sub_dims[1],
+            idx / (sub_dims[0] * sub_dims[1]),
+        );
+        lin(dims, [i + sub_first[0], j + sub_first[1], k + sub_first[2]])
+    };
+    let sub_n = sub_dims.iter().product::<usize>();
+    let grown: Vec<bool> = (0..sub_n).map(|idx| grown[pick(idx)]).collect();
+    let hu: Vec<i16> = (0..sub_n).map(|idx| hu[pick(idx)]).collect();
+    let lung: Option<Vec<bool>> = lung.map(|l| (0..sub_n).map(|idx| l[pick(idx)]).collect());
+    let in_radius: Vec<bool> = (0..sub_n)
+        .map(|idx| dist2_from_seed(pick(idx)) <= r2_max)
+        .collect();
+    let seed_vox = [0, 1, 2]
+        .map(|a| seed_vox[a].clamp(sub_first[a], sub_first[a] + sub_dims[a] - 1) - sub_first[a]);
+    let dims = sub_dims;
+    let n = sub_n;
+    let cg = cg
+        .sub_grid(sub_first, sub_dims)
+        .map_err(|e| SegmentError::Geometry(e.to_string()))?;
+    let crop_first = [0, 1, 2].map(|a| crop.first[a] + sub_first[a]);
+
     // 4. Opening, keep the seed's component.
     let opening_radius = params.opening_radius_mm.unwrap_or_else(|| {
         let inv: Vec<bool> = grown.iter().map(|g| !g).collect();
@@ -454,7 +574,7 @@ pub fn segment(
             if near[idx]
                 && !nodule[idx]
                 && hu[idx] as f64 >= params.rim_threshold_hu
-                && dist2_from_seed(idx) <= r2_max
+                && in_radius[idx]
                 && lung.as_ref().is_none_or(|l| l[idx])
             {
                 nodule[idx] = true;
@@ -505,7 +625,7 @@ pub fn segment(
     stats.equivalent_diameter_mm = (6.0 * pv_mm3 / std::f64::consts::PI).cbrt();
     Ok(Segmentation {
         mask,
-        crop_first_voxel: crop.first,
+        crop_first_voxel: crop_first,
         seed_lps_mm,
         params: params.clone(),
         threshold_used_hu: threshold,
@@ -861,5 +981,48 @@ mod tests {
             segment(&v, [0.0; 3], &p),
             Err(SegmentError::InvalidParameter { .. })
         ));
+    }
+}
+
+#[cfg(test)]
+mod outside_air_tests {
+    use super::*;
+
+    #[test]
+    fn block_flood_fill_equals_pixel_flood_fill() {
+        // A ring of tissue (body) with a lung hole, a thin air channel through the ring at one
+        // place (so that lung connects outside there), and a second closed lung.
+        let (nx, ny) = (61, 47);
+        let slice: Vec<i16> = (0..nx * ny)
+            .map(|idx| {
+                let (x, y) = ((idx % nx) as f64 - 30.0, (idx / nx) as f64 - 23.0);
+                let r = (x * x / 1.6 + y * y).sqrt();
+                let channel = y.abs() < 1.0 && x > 0.0;
+                if (15.0..20.0).contains(&r) && !channel {
+                    40
+                } else if r < 15.0 && x < -3.0 {
+                    -850
+                } else if r < 15.0 && x.abs() <= 3.0 {
+                    40
+                } else {
+                    -1000
+                }
+            })
+            .collect();
+        let fast = outside_air_2d(&slice, nx, ny, -400.0);
+        // Reference: plain pixel flood fill from the border.
+        let solid: Vec<bool> = slice.iter().map(|&v| v >= -400).collect();
+        let filled = grid::fill_holes_3d([nx, ny, 1], &solid);
+        let reference: Vec<bool> = slice
+            .iter()
+            .zip(&filled)
+            .map(|(&v, &f)| v < -400 && !f)
+            .collect();
+        assert_eq!(fast, reference);
+        assert!(!fast[20 + nx * 23], "the closed left lung is inside");
+        assert!(
+            fast[40 + nx * 23],
+            "the right lung opens outside through the channel"
+        );
     }
 }
