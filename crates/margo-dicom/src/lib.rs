@@ -16,6 +16,7 @@
 mod attrs;
 mod decode;
 mod error;
+mod fast;
 mod header;
 mod load;
 mod meta;

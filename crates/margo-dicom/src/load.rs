@@ -12,6 +12,7 @@ use rayon::prelude::*;
 
 use crate::decode::{FrameTarget, decode_frames};
 use crate::error::DicomError;
+use crate::fast::try_tail_read;
 use crate::header::ImageHeader;
 use crate::meta::{SeriesMeta, SkippedFile};
 use crate::pixels::ConvertStats;
@@ -120,13 +121,17 @@ pub fn load_series(
     };
     let [nx, ny, nz] = geometry.dims();
     let slice_len = nx * ny;
-    let mut voxels: Vec<i16> = Vec::new();
-    voxels
-        .try_reserve_exact(slice_len * nz)
-        .map_err(|_| DicomError::AllocateVolume {
+    // Fail cleanly on an absurd size; otherwise let the allocator hand out zeroed pages (no
+    // memset pass over the whole volume: every voxel is overwritten by its slice).
+    if (slice_len * nz)
+        .checked_mul(2)
+        .is_none_or(|bytes| bytes > isize::MAX as usize / 2)
+    {
+        return Err(DicomError::AllocateVolume {
             dims: geometry.dims(),
-        })?;
-    voxels.resize(slice_len * nz, 0);
+        });
+    }
+    let mut voxels: Vec<i16> = vec![0; slice_len * nz];
 
     // Group the sorted slices by file, so each file is read once.
     let mut by_file: Vec<FileSlices<'_>> = Vec::new();
@@ -164,12 +169,19 @@ pub fn load_series(
                 return Err(DicomError::Cancelled);
             }
             let n = targets.len();
-            let file =
-                read_file(&header.path, ReadExtent::All)?.ok_or_else(|| DicomError::ParseFile {
-                    path: header.path.clone(),
-                    message: "no longer a DICOM file (changed since the scan?)".to_string(),
-                })?;
-            let stats = decode_frames(&header, &file, targets)?;
+            let mut targets = targets;
+            let stats = match try_tail_read(&header, &mut targets)? {
+                Some(stats) => stats,
+                None => {
+                    let file = read_file(&header.path, ReadExtent::All)?.ok_or_else(|| {
+                        DicomError::ParseFile {
+                            path: header.path.clone(),
+                            message: "no longer a DICOM file (changed since the scan?)".to_string(),
+                        }
+                    })?;
+                    decode_frames(&header, &file, targets)?
+                }
+            };
             let slices_done = done.fetch_add(n, Ordering::Relaxed) + n;
             if progress(LoadProgress {
                 slices_done,
