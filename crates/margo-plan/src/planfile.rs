@@ -104,6 +104,8 @@ pub enum PlanFileError {
         which: &'static str,
         point: [f64; 3],
     },
+    #[error("plan file {path}: segmentation seed {seed:?} lies outside the volume")]
+    SeedOutsideVolume { path: PathBuf, seed: [f64; 3] },
     #[error("plan file {path}: {source}")]
     Zones { path: PathBuf, source: ZoneError },
     #[error("plan file {path}: mask {problem}")]
@@ -285,6 +287,13 @@ impl PlanFile {
                 path: path.into(),
                 in_file: self.volume_dims,
                 loaded: geometry.dims(),
+            });
+        }
+        let seed = self.segmentation.seed_lps_mm;
+        if !geometry.contains_world(&seed.into()) {
+            return Err(PlanFileError::SeedOutsideVolume {
+                path: path.into(),
+                seed,
             });
         }
         for (n, p) in self.probes.iter().enumerate() {
