@@ -46,6 +46,11 @@ pub enum DicomWriteError {
     #[error("writing {path}: {message}")]
     WriteFile { path: PathBuf, message: String },
     #[error(
+        "{dir} already holds {stale} from an earlier, longer series; writing here would mix two \
+         series (remove them or choose an empty folder)"
+    )]
+    StaleSlices { dir: PathBuf, stale: String },
+    #[error(
         "the volume's direction is not axial (identity); the phantom writer only writes axial series"
     )]
     NotAxial,
@@ -198,6 +203,41 @@ fn encode_jpeg_ls(_: &[u8], _: usize, _: usize, _: PixelLayout) -> Result<Vec<u8
     Err("built without the jpeg-ls feature".into())
 }
 
+/// Files `<prefix>NNNN.dcm` with NNNN > `slices` would survive a rewrite and mix two series.
+fn check_no_stale_slices(dir: &Path, prefix: &str, slices: usize) -> Result<(), DicomWriteError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let mut stale: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| {
+            name.strip_prefix(prefix)
+                .and_then(|r| r.strip_suffix(".dcm"))
+                .and_then(|n| n.parse::<usize>().ok())
+                .is_some_and(|n| n > slices)
+        })
+        .collect();
+    if stale.is_empty() {
+        return Ok(());
+    }
+    stale.sort();
+    let shown = if stale.len() > 3 {
+        format!(
+            "{} ... {} ({} files)",
+            stale[0],
+            stale[stale.len() - 1],
+            stale.len()
+        )
+    } else {
+        stale.join(", ")
+    };
+    Err(DicomWriteError::StaleSlices {
+        dir: dir.to_path_buf(),
+        stale: shown,
+    })
+}
+
 /// Writes one file per axial slice into `dir` (created if needed) and returns their paths,
 /// ordered by slice index k (inferior to superior).
 pub fn write_series(
@@ -219,6 +259,7 @@ pub fn write_series(
         source,
     })?;
     let [nx, ny, nz] = geometry.dims();
+    check_no_stale_slices(dir, &options.file_prefix, nz)?;
     let sp = geometry.spacing_mm();
     let (min, max) = phantom.volume.min_max().unwrap_or((0.0, 0.0));
     let layout = PixelLayout::for_volume(min as i16, max as i16);
