@@ -38,7 +38,7 @@ fn click(h: &mut H, pos: Pos2) {
 #[test]
 fn segment_place_probe_and_drag_updates_metrics() {
     let mut h = harness(|app| app.show_case(chest_case()));
-    settle(&mut h, 10);
+    settle(&mut h, 500);
     let nodule = Point3::from(NODULE_CENTRE);
     h.state_mut().viewer_mut().unwrap().state.crosshair_in_world = nodule;
     h.run_steps(2);
@@ -129,7 +129,7 @@ fn segment_place_probe_and_drag_updates_metrics() {
     let image = h.render().expect("render");
     check_golden("plan_metrics_panel", &image);
     h.state_mut().viewer_mut().unwrap().state.maximized = Some(0);
-    settle(&mut h, 10);
+    settle(&mut h, 500);
     let image = h.render().expect("render");
     check_golden("plan_axial_overlays", &image);
 }

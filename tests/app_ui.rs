@@ -44,7 +44,7 @@ fn slot_center(h: &egui_kittest::Harness<'static, margo::app::MargoApp>, slot: u
 #[test]
 fn layout_2x2_shows_four_views_with_letters() {
     let mut h = harness(|app| app.show_case(chest_case()));
-    settle(&mut h, 20);
+    settle(&mut h, 500);
     let v = h.state().viewer().unwrap();
     assert!(v.all_views_drawn());
     assert!(v.rects.iter().all(Option::is_some));
@@ -55,7 +55,7 @@ fn layout_2x2_shows_four_views_with_letters() {
 #[test]
 fn wheel_scrolls_slices_and_shift_is_faster() {
     let mut h = harness(|app| app.show_case(chest_case()));
-    settle(&mut h, 10);
+    settle(&mut h, 500);
     let c = slot_center(&h, 0);
     h.hover_at(c);
     h.run_steps(1);
@@ -85,7 +85,7 @@ fn wheel_scrolls_slices_and_shift_is_faster() {
 #[test]
 fn right_drag_changes_window_level_and_keys_select_presets() {
     let mut h = harness(|app| app.show_case(chest_case()));
-    settle(&mut h, 10);
+    settle(&mut h, 500);
     let before = h.state().viewer().unwrap().state.window;
     let c = slot_center(&h, 1);
     h.hover_at(c);
@@ -119,7 +119,7 @@ fn right_drag_changes_window_level_and_keys_select_presets() {
 #[test]
 fn click_moves_the_linked_crosshair_and_double_click_maximises() {
     let mut h = harness(|app| app.show_case(chest_case()));
-    settle(&mut h, 10);
+    settle(&mut h, 500);
     let c = slot_center(&h, 0) + Vec2::new(-60.0, -20.0);
     h.hover_at(c);
     h.run_steps(1);

@@ -19,6 +19,7 @@ pub mod recent;
 pub mod render_bridge;
 pub mod startup;
 pub mod state;
+pub mod three_d;
 pub mod viewer;
 
 use std::path::{Path, PathBuf};
@@ -205,6 +206,21 @@ impl MargoApp {
 
     /// One frame of the whole window.
     pub fn frame(&mut self, ui: &mut egui::Ui) {
+        let started = std::time::Instant::now();
+        self.frame_inner(ui);
+        if std::env::var_os("MARGO_TRACE_FRAMES").is_some() {
+            static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+            let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+            let since = last.map_or(0.0, |l| (started - l).as_secs_f64() * 1e3);
+            *last = Some(started);
+            eprintln!(
+                "frame: ui {:.1} ms, {since:.0} ms since the previous frame",
+                started.elapsed().as_secs_f64() * 1e3
+            );
+        }
+    }
+
+    fn frame_inner(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         if self.ctx.is_none() {
             self.ctx = Some(ctx.clone());

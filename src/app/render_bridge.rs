@@ -42,10 +42,19 @@ struct GpuViews {
     error: Option<String>,
 }
 
+/// The 3D view: worker, the request last sent, and the newest image as a texture.
+struct ThreeD {
+    worker: super::three_d::Worker,
+    requested: Option<RaycastView>,
+    shown: Option<(RaycastView, TextureHandle)>,
+    error: Option<String>,
+}
+
 pub struct ViewImages {
     volume: Arc<Volume<i16>>,
     mpr: [Option<CachedMpr>; 4],
     gpu: Option<GpuViews>,
+    three_d: Option<ThreeD>,
     /// Which renderer draws the views, for the status line.
     pub backend: String,
 }
@@ -85,6 +94,7 @@ impl ViewImages {
             volume: volume.clone(),
             mpr: [None, None, None, None],
             gpu,
+            three_d: None,
             backend,
         }
     }
@@ -252,10 +262,12 @@ impl ViewImages {
         interacting: bool,
     ) -> bool {
         painter.rect_filled(rect, 0.0, Color32::from_gray(8));
-        if self.gpu.is_some() {
+        if let Some(g) = &self.gpu {
             let ppp = ui.ctx().pixels_per_point() as f64;
-            let w = (rect.width() as f64 * ppp).round().max(1.0) as u32;
-            let h = (rect.height() as f64 * ppp).round().max(1.0) as u32;
+            // Half resolution and coarse steps while dragging, full quality when still.
+            let scale = if interacting { 0.5 } else { 1.0 };
+            let w = (rect.width() as f64 * ppp * scale).round().max(1.0) as u32;
+            let h = (rect.height() as f64 * ppp * scale).round().max(1.0) as u32;
             let preset = match state.camera.preset {
                 VolumePreset::Lung => Some(TransferFunctionPreset::LungAirways),
                 VolumePreset::Bone => Some(TransferFunctionPreset::Bone),
@@ -268,22 +280,95 @@ impl ViewImages {
                 w,
                 h,
             );
-            if preset.is_none() {
-                view.mode = RayMode::Mip(render_window(state.window));
-            } else if let Some(p) = preset {
-                view.mode = RayMode::Composite(TfChoice::Preset(p));
+            match preset {
+                None => view.mode = RayMode::Mip(render_window(state.window)),
+                Some(p) => view.mode = RayMode::Composite(TfChoice::Preset(p)),
             }
-            // Fit the taller of width/height, then apply the user's zoom.
+            // Fit the volume, then apply the user's zoom.
             let extent = self.volume.geometry().world_bounds().size_mm();
             let fit = (extent.x.max(extent.y) * 1.1 / w.max(1) as f64)
                 .max(extent.z * 1.1 / h.max(1) as f64);
             view.pixel_size_mm = fit / state.camera.zoom;
             view.azimuth_deg = state.camera.azimuth_deg;
             view.elevation_deg = state.camera.elevation_deg;
-            // Coarse steps while the user drags, full quality when still.
             view.step_scale = if interacting { 3.0 } else { 1.0 };
-            add_callback(painter, rect, 3, Frame::Raycast(view));
-            return true;
+            let t = self.three_d.get_or_insert_with(|| {
+                let ctx = ui.ctx().clone();
+                ThreeD {
+                    worker: super::three_d::Worker::start(
+                        g.render_state.device.clone(),
+                        g.render_state.queue.clone(),
+                        self.volume.clone(),
+                        Arc::new(move || ctx.request_repaint()),
+                    ),
+                    requested: None,
+                    shown: None,
+                    error: None,
+                }
+            });
+            if let Some(done) = t.worker.poll() {
+                match done.result {
+                    Ok(img) => {
+                        let image = egui::ColorImage::from_rgba_unmultiplied(
+                            [img.width as usize, img.height as usize],
+                            &img.pixels,
+                        );
+                        match &mut t.shown {
+                            Some((v, tex)) => {
+                                tex.set(image, TextureOptions::LINEAR);
+                                *v = done.view;
+                            }
+                            None => {
+                                let tex =
+                                    ui.ctx().load_texture("3d", image, TextureOptions::LINEAR);
+                                t.shown = Some((done.view, tex));
+                            }
+                        }
+                        t.error = None;
+                    }
+                    Err(e) => t.error = Some(e),
+                }
+            }
+            if t.requested.as_ref() != Some(&view) {
+                t.worker.request(super::three_d::Request {
+                    view: view.clone(),
+                    shapes: g.shapes.clone(),
+                    mask: (
+                        _plan.mask_generation(),
+                        _plan.segmentation.as_ref().map(|s| s.mask.clone()),
+                    ),
+                });
+                t.requested = Some(view.clone());
+            }
+            if let Some((_, tex)) = &t.shown {
+                painter.image(
+                    tex.id(),
+                    rect,
+                    Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+                    Color32::WHITE,
+                );
+            }
+            let complete = t.shown.as_ref().is_some_and(|(v, _)| *v == view);
+            if let Some(e) = &t.error {
+                painter.text(
+                    rect.center(),
+                    Align2::CENTER_CENTER,
+                    format!("3D: {e}"),
+                    FontId::proportional(12.0),
+                    Color32::LIGHT_RED,
+                );
+                return true;
+            }
+            if !complete {
+                painter.text(
+                    rect.right_bottom() + egui::vec2(-8.0, -6.0),
+                    Align2::RIGHT_BOTTOM,
+                    "rendering…",
+                    FontId::proportional(12.0),
+                    Color32::from_gray(170),
+                );
+            }
+            return complete;
         }
         painter.text(
             rect.center(),

@@ -100,9 +100,13 @@ pub fn harness_with(
         .build_ui_state(|ui, app: &mut MargoApp| app.frame(ui), app)
 }
 
-/// Runs frames until the app is idle (background work finished), at most `max` frames.
-pub fn settle(h: &mut Harness<'static, MargoApp>, max: usize) {
-    for _ in 0..max {
+/// Runs frames until the app is idle (loading, planning and the 3D worker finished), for at
+/// least `min_frames` frames and at most 180 s of wall time (software rendering is slow, and
+/// test threads share the cores).
+pub fn settle(h: &mut Harness<'static, MargoApp>, min_frames: usize) {
+    let started = std::time::Instant::now();
+    let _ = min_frames;
+    while started.elapsed() < std::time::Duration::from_secs(180) {
         h.step();
         let busy = h
             .state()
