@@ -259,13 +259,13 @@ pub fn fill_holes_3d(dims: [usize; 3], mask: &[bool]) -> Vec<bool> {
 
 /// Fills holes slice by slice (constant k, 4-connected background not reaching the slice border).
 pub fn fill_holes_axial(dims: [usize; 3], mask: &[bool]) -> Vec<bool> {
-    let [nx, ny, nz] = dims;
+    use rayon::prelude::*;
+    let [nx, ny, _] = dims;
     let mut out = mask.to_vec();
-    for k in 0..nz {
-        let slice = &mask[k * nx * ny..(k + 1) * nx * ny];
+    out.par_chunks_mut(nx * ny).for_each(|slice| {
         let filled = fill_holes_3d([nx, ny, 1], slice);
-        out[k * nx * ny..(k + 1) * nx * ny].copy_from_slice(&filled);
-    }
+        slice.copy_from_slice(&filled);
+    });
     out
 }
 

@@ -685,6 +685,64 @@ fn nearest_set(
     best.map(|(_, v)| v)
 }
 
+/// Largest distance between two points (using the first `dims` coordinates). Exact for small
+/// sets; for larger ones the candidates are the extreme points along 600 (3D) or 180 (2D)
+/// directions, which keeps every point within 0.3% of the farthest pair's length (the diameter
+/// is stationary in the direction), at a fraction of the all-pairs cost.
+fn feret_diameter(points: &[[f64; 3]], dims: usize) -> f64 {
+    let dist2 = |a: &[f64; 3], b: &[f64; 3]| (0..dims).map(|x| (a[x] - b[x]).powi(2)).sum::<f64>();
+    let all_pairs = |pts: &[[f64; 3]]| {
+        let mut best: f64 = 0.0;
+        for (n, a) in pts.iter().enumerate() {
+            for b in &pts[n + 1..] {
+                best = best.max(dist2(a, b));
+            }
+        }
+        best.sqrt()
+    };
+    if points.len() <= 400 {
+        return all_pairs(points);
+    }
+    let directions: Vec<[f64; 3]> = if dims == 3 {
+        // Fibonacci half-sphere (a direction and its opposite give the same extremes).
+        let n = 600;
+        (0..n)
+            .map(|i| {
+                let z = 1.0 - (i as f64 + 0.5) / n as f64;
+                let r = (1.0 - z * z).sqrt();
+                let phi = i as f64 * std::f64::consts::PI * (3.0 - 5f64.sqrt());
+                [r * phi.cos(), r * phi.sin(), z]
+            })
+            .collect()
+    } else {
+        (0..180)
+            .map(|i| {
+                let a = i as f64 * std::f64::consts::PI / 180.0;
+                [a.cos(), a.sin(), 0.0]
+            })
+            .collect()
+    };
+    let mut candidates: Vec<usize> = Vec::new();
+    for d in &directions {
+        let proj = |p: &[f64; 3]| (0..dims).map(|x| p[x] * d[x]).sum::<f64>();
+        let (mut lo, mut hi) = (0usize, 0usize);
+        for (n, p) in points.iter().enumerate() {
+            if proj(p) < proj(&points[lo]) {
+                lo = n;
+            }
+            if proj(p) > proj(&points[hi]) {
+                hi = n;
+            }
+        }
+        candidates.push(lo);
+        candidates.push(hi);
+    }
+    candidates.sort_unstable();
+    candidates.dedup();
+    let pts: Vec<[f64; 3]> = candidates.iter().map(|&i| points[i]).collect();
+    all_pairs(&pts)
+}
+
 /// Volume, diameters, centroid and bounds of a mask; None when empty.
 pub fn nodule_stats(mask: &Mask) -> Option<NoduleStats> {
     let g = mask.geometry();
@@ -717,32 +775,27 @@ pub fn nodule_stats(mask: &Mask) -> Option<NoduleStats> {
     // Longest diameters between exposed face centres (the voxel mask's 0.5 iso-surface): 3D, and
     // in-plane on one slice (faces whose normal lies in the slice).
     let half = [sp[0] / 2.0, sp[1] / 2.0, sp[2] / 2.0];
-    let mut max3d: f64 = 0.0;
-    for (n, a) in faces.iter().enumerate() {
-        for b in &faces[n + 1..] {
-            let d2 = (0..3)
-                .map(|x| ((a[x] - b[x]) as f64 * half[x]).powi(2))
-                .sum::<f64>();
-            max3d = max3d.max(d2);
+    let faces_mm: Vec<[f64; 3]> = faces
+        .iter()
+        .map(|f| {
+            [
+                f[0] as f64 * half[0],
+                f[1] as f64 * half[1],
+                f[2] as f64 * half[2],
+            ]
+        })
+        .collect();
+    let max3d = feret_diameter(&faces_mm, 3);
+    let mut by_slice: std::collections::BTreeMap<i64, Vec<[f64; 3]>> = Default::default();
+    for (f, mm) in faces.iter().zip(&faces_mm) {
+        if f[2] % 2 == 0 {
+            by_slice.entry(f[2]).or_default().push(*mm);
         }
     }
-    let max3d = max3d.sqrt();
-    let mut max_axial: f64 = 0.0;
-    let mut by_slice: std::collections::BTreeMap<i64, Vec<[i64; 3]>> = Default::default();
-    for f in faces.iter().filter(|f| f[2] % 2 == 0) {
-        by_slice.entry(f[2]).or_default().push(*f);
-    }
-    for list in by_slice.values() {
-        for (n, a) in list.iter().enumerate() {
-            for b in &list[n + 1..] {
-                let d2 = (0..2)
-                    .map(|x| ((a[x] - b[x]) as f64 * half[x]).powi(2))
-                    .sum::<f64>();
-                max_axial = max_axial.max(d2);
-            }
-        }
-    }
-    let max_axial = max_axial.sqrt();
+    let max_axial = by_slice
+        .values()
+        .map(|list| feret_diameter(list, 2))
+        .fold(0.0, f64::max);
     let (lo, hi) = mask.bounding_box()?;
     let corners = [0usize, 1].iter().flat_map(|&x| {
         [0usize, 1].iter().flat_map(move |&y| {
@@ -951,6 +1004,41 @@ mod tests {
         };
         let s2 = segment(&v, [-2.0, 0.0, 0.0], &p).unwrap();
         assert!(s2.stats.volume_ml > 2.0 * truth);
+    }
+
+    #[test]
+    fn feret_diameter_with_candidates_matches_all_pairs() {
+        // Points on a rotated, noisy ellipsoid surface: 2000 points (candidate path).
+        let mut pts = Vec::new();
+        for n in 0..2000 {
+            let t = n as f64 * 0.61803;
+            let z = 1.0 - 2.0 * ((n as f64 + 0.5) / 2000.0);
+            let r = (1.0 - z * z).sqrt();
+            let p = [
+                14.0 * r * (t * 6.283).cos(),
+                9.0 * r * (t * 6.283).sin(),
+                6.0 * z,
+            ];
+            pts.push([
+                p[0] + 0.3 * p[1],
+                p[1] - 0.3 * p[0],
+                p[2] + 0.01 * (n % 7) as f64,
+            ]);
+        }
+        let exact = {
+            let mut best: f64 = 0.0;
+            for (n, a) in pts.iter().enumerate() {
+                for b in &pts[n + 1..] {
+                    best = best.max((0..3).map(|x| (a[x] - b[x]).powi(2)).sum::<f64>());
+                }
+            }
+            best.sqrt()
+        };
+        let fast = feret_diameter(&pts, 3);
+        assert!(
+            fast <= exact + 1e-12 && fast >= exact * 0.997,
+            "{fast} vs {exact}"
+        );
     }
 
     #[test]
