@@ -1015,8 +1015,8 @@ mod tests {
             let z = 1.0 - 2.0 * ((n as f64 + 0.5) / 2000.0);
             let r = (1.0 - z * z).sqrt();
             let p = [
-                14.0 * r * (t * 6.283).cos(),
-                9.0 * r * (t * 6.283).sin(),
+                14.0 * r * (t * std::f64::consts::TAU).cos(),
+                9.0 * r * (t * std::f64::consts::TAU).sin(),
                 6.0 * z,
             ];
             pts.push([
