@@ -81,6 +81,13 @@ impl PhantomConfig {
                 self.dims
             ));
         }
+        let voxels = self.dims.iter().product::<usize>();
+        if voxels > 600_000_000 {
+            return bad(format!(
+                "matrix {:?} is {voxels} voxels; the generator's limit is 600 million (1.2 GB)",
+                self.dims
+            ));
+        }
         if self
             .spacing_mm
             .iter()

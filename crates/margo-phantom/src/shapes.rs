@@ -194,9 +194,10 @@ impl Ellipsoid {
     }
 }
 
-/// Rotation taking +z to `dir` (unit), with a deterministic choice of the other two axes.
-pub fn frame_from_direction(dir: &Vector3<f64>) -> Matrix3<f64> {
-    let z = dir.normalize();
+/// Rotation taking +z to `dir`, with a deterministic choice of the other two axes; `None` for a
+/// zero direction.
+pub fn frame_from_direction(dir: &Vector3<f64>) -> Option<Matrix3<f64>> {
+    let z = dir.try_normalize(1e-12)?;
     let helper = if z.x.abs() < 0.9 {
         Vector3::x()
     } else {
@@ -204,12 +205,15 @@ pub fn frame_from_direction(dir: &Vector3<f64>) -> Matrix3<f64> {
     };
     let x = helper.cross(&z).normalize();
     let y = z.cross(&x);
-    Matrix3::from_columns(&[x, y, z])
+    Some(Matrix3::from_columns(&[x, y, z]))
 }
 
 /// Rotation by `angle_rad` about the unit `axis` (Rodrigues).
+/// A zero axis gives the identity (no rotation) rather than NaNs.
 pub fn rotation_about(axis: &Vector3<f64>, angle_rad: f64) -> Matrix3<f64> {
-    let k = axis.normalize();
+    let Some(k) = axis.try_normalize(1e-12) else {
+        return Matrix3::identity();
+    };
     let (s, c) = angle_rad.sin_cos();
     let kx = Matrix3::new(0.0, -k.z, k.y, k.z, 0.0, -k.x, -k.y, k.x, 0.0);
     Matrix3::identity() + kx * s + kx * kx * (1.0 - c)
@@ -511,11 +515,13 @@ mod tests {
     #[test]
     fn frames_are_orthonormal() {
         for d in [Vector3::x(), Vector3::new(0.3, -0.2, 0.9), -Vector3::z()] {
-            let f = frame_from_direction(&d);
+            let f = frame_from_direction(&d).unwrap();
             assert!((f.transpose() * f - Matrix3::identity()).norm() < 1e-12);
             assert!((f.column(2) - d.normalize()).norm() < 1e-12);
         }
         let r = rotation_about(&Vector3::z(), std::f64::consts::FRAC_PI_2);
         assert!((r * Vector3::x() - Vector3::y()).norm() < 1e-12);
+        assert_eq!(rotation_about(&Vector3::zeros(), 1.0), Matrix3::identity());
+        assert!(frame_from_direction(&Vector3::zeros()).is_none());
     }
 }
