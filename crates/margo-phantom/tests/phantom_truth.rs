@@ -402,6 +402,9 @@ fn invalid_configurations_are_errors_not_panics() {
     c.spacing_mm = [f64::NAN, 1.0, 1.0];
     assert!(generate(&c).is_err());
     let mut c = small(1);
+    c.dims = [4096, 4096, 4096];
+    assert!(generate(&c).unwrap_err().to_string().contains("600 million"));
+    let mut c = small(1);
     c.nodules[0].diameter_mm = 500.0;
     assert!(generate(&c).is_err());
     // A slab that misses the lungs cannot hold a lung nodule: a clear placement error.
