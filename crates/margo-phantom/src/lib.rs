@@ -209,6 +209,35 @@ impl Phantom {
         Ok(path)
     }
 
+    /// Reference segmentation of nodule `index`: the voxels (of a crop of the phantom's grid
+    /// around the nodule) whose centres lie inside the analytic shape, ground glass included.
+    /// For comparing a segmentation with the truth (Dice, volume); `None` for a bad index or a
+    /// nodule outside the grid.
+    pub fn nodule_mask(&self, index: usize) -> Option<margo_volume::Mask> {
+        let nodule = self.scene.nodules.get(index)?;
+        let g = self.volume.geometry();
+        let reach = nodule.bounding_radius_mm() + g.spacing_mm().max();
+        let c = g.index_from_world(&nodule.centre());
+        let dims = g.dims();
+        let sp = g.spacing_mm();
+        let mut first = [0usize; 3];
+        let mut size = [0usize; 3];
+        for a in 0..3 {
+            let lo = (c[a] - reach / sp[a]).floor().max(0.0);
+            let hi = (c[a] + reach / sp[a]).ceil().min(dims[a] as f64 - 1.0);
+            if hi < lo {
+                return None;
+            }
+            first[a] = lo as usize;
+            size[a] = (hi - lo) as usize + 1;
+        }
+        let crop = g.sub_grid(first, size).ok()?;
+        let at = crop.clone();
+        Some(margo_volume::Mask::from_fn(crop, move |i, j, k| {
+            nodule.contains(&at.world_from_ijk([i, j, k]))
+        }))
+    }
+
     /// HU at a world point (nearest voxel), for tests.
     pub fn hu_at(&self, p: &Point3<f64>) -> Option<i16> {
         self.volume.sample_nearest_world(p)

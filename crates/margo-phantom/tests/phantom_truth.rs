@@ -147,6 +147,32 @@ fn isolated_nodule_volumes_match_analytic_truth() {
 }
 
 #[test]
+fn nodule_masks_match_truth_volumes() {
+    let p = noise_free();
+    let sp = p.volume.geometry().spacing_mm();
+    for (index, n) in p.truth.nodules.iter().enumerate() {
+        let mask = p.nodule_mask(index).expect("nodule in grid");
+        let truth_mm3 = n.volume_ml * 1000.0;
+        let surface_mm2 = std::f64::consts::PI * n.max_diameter_mm.powi(2);
+        let tol = 0.25 * surface_mm2 * (sp[0] + sp[1] + sp[2]) / 3.0;
+        assert!(
+            (mask.volume_mm3() - truth_mm3).abs() <= tol,
+            "{:?}: mask {:.1} mm3 vs truth {truth_mm3:.1}",
+            n.kind,
+            mask.volume_mm3()
+        );
+        // The mask sits where the nodule is in the phantom's own grid.
+        let (lo, hi) = mask.bounding_box().expect("non-empty");
+        let centre_index = [0, 1, 2].map(|a| (lo[a] + hi[a]) as f64 / 2.0);
+        let centre = mask
+            .geometry()
+            .world_from_index(&Point3::from(centre_index));
+        assert!((centre - Point3::from(n.centre_lps_mm)).norm() < n.max_diameter_mm / 2.0);
+    }
+    assert!(p.nodule_mask(99).is_none());
+}
+
+#[test]
 fn juxtapleural_and_juxtavascular_nodules_touch_their_structures() {
     let p = noise_free();
     let thorax = &p.scene.thorax;
@@ -403,7 +429,12 @@ fn invalid_configurations_are_errors_not_panics() {
     assert!(generate(&c).is_err());
     let mut c = small(1);
     c.dims = [4096, 4096, 4096];
-    assert!(generate(&c).unwrap_err().to_string().contains("600 million"));
+    assert!(
+        generate(&c)
+            .unwrap_err()
+            .to_string()
+            .contains("600 million")
+    );
     let mut c = small(1);
     c.nodules[0].diameter_mm = 500.0;
     assert!(generate(&c).is_err());
