@@ -55,7 +55,7 @@ struct ViewUniforms {
     clip_plane: vec4<f32>,
     // step_mm, opacity reference length mm, ambient, shading strength
     ray: vec4<f32>,
-    // Transfer-function HU range: hu at u = 0, hu at u = 1.
+    // Transfer-function HU range: hu at u = 0, hu at u = 1, texture v of the row, row index.
     tf_range: vec4<f32>,
     // Voxel counts of the volume (n_i, n_j, n_k, 0).
     volume_dims: vec4<f32>,
@@ -110,6 +110,9 @@ struct OverlayUniforms {
 @group(0) @binding(3) var shell_labels: texture_3d<f32>;
 @group(0) @binding(4) var transfer_function: texture_2d<f32>;
 @group(0) @binding(5) var<uniform> overlays: OverlayUniforms;
+// One texel per brick of 8^3 voxels; channel = transfer-function row; 1 where the brick may be
+// visible (its HU range meets a non-zero opacity, or a mask is near), 0 where rays may skip it.
+@group(0) @binding(6) var brick_occupancy: texture_3d<f32>;
 @group(1) @binding(0) var<uniform> view: ViewUniforms;
 
 struct FullscreenOut {

@@ -4,6 +4,8 @@
 // Requires common_scene.wgsl (prepended by margo-render).
 
 const MAX_STEPS: u32 = 4096u;
+// Edge of an empty-space-skipping brick in voxels (margo-render's renderer::BRICK_VOXELS).
+const BRICK_VOXELS: f32 = 8.0;
 const OPAQUE: f32 = 0.99;
 
 const HIT_NONE: u32 = 0u;
@@ -258,8 +260,30 @@ fn fs_raycast(in: FullscreenOut) -> @location(0) vec4<f32> {
     let hu_span = max(view.tf_range.y - view.tf_range.x, 1e-3);
     let opacity_exponent = step / max(view.ray.y, 1e-3);
 
-    for (var k = 0u; k < steps; k = k + 1u) {
+    // Empty-space skipping: bricks of BRICK_VOXELS^3 voxels whose HU range is fully transparent
+    // in this transfer function (and hold no mask) are crossed in one jump, landing on the same
+    // step grid as without skipping, so the image does not change.
+    let tf_row = u32(view.tf_range.w);
+    let brick_dims = vec3<i32>(textureDimensions(brick_occupancy));
+    let cells_per_mm = d_tex * view.volume_dims.xyz;
+    var k = 0u;
+    var iterations = 0u;
+    loop {
+        if (k >= steps || iterations >= MAX_STEPS) {
+            break;
+        }
+        iterations = iterations + 1u;
         let tk = t + f32(k) * step;
+        let cell = (o_tex + tk * d_tex) * view.volume_dims.xyz;
+        let brick = clamp(vec3<i32>(floor(cell / BRICK_VOXELS)), vec3<i32>(0), brick_dims - vec3<i32>(1));
+        if (textureLoad(brick_occupancy, brick, 0)[tf_row] < 0.5) {
+            let lo = vec3<f32>(brick) * BRICK_VOXELS;
+            let hi = lo + vec3<f32>(BRICK_VOXELS);
+            let to_exit = select(select(vec3<f32>(1e30), (lo - cell) / cells_per_mm, cells_per_mm < vec3<f32>(0.0)), (hi - cell) / cells_per_mm, cells_per_mm > vec3<f32>(0.0));
+            let exit_t = tk + max(min(to_exit.x, min(to_exit.y, to_exit.z)), 0.0);
+            k = max(k + 1u, u32(ceil((exit_t - t) / step)));
+            continue;
+        }
         // Surfaces the ray crossed before this sample.
         for (var guard = 0u; guard < 8u && hit.kind != HIT_NONE && hit.t <= tk; guard = guard + 1u) {
             let s = surface_color(hit, o, d);
@@ -300,6 +324,7 @@ fn fs_raycast(in: FullscreenOut) -> @location(0) vec4<f32> {
         if (alpha > OPAQUE) {
             break;
         }
+        k = k + 1u;
     }
     // Surfaces behind the last sample (e.g. a probe beyond the volume box).
     for (var guard = 0u; guard < 8u && hit.kind != HIT_NONE && alpha <= OPAQUE; guard = guard + 1u) {

@@ -147,6 +147,22 @@ impl TransferFunction {
         Ok(())
     }
 
+    /// Prefix counts of texels with visible opacity (as the GPU sees them after f16 rounding):
+    /// `out[i]` = number of such texels among the first `i`. Length `TF_WIDTH + 1`.
+    pub(crate) fn visible_prefix(&self) -> Vec<u32> {
+        let mut out = Vec::with_capacity(TF_WIDTH as usize + 1);
+        out.push(0);
+        let mut n = 0;
+        for t in self.texels() {
+            // The shader treats alpha <= 1e-4 as transparent; f16 rounding only matters near 0.
+            if crate::half::f32_from_f16_bits(crate::half::f16_bits_from_f32(t[3])) > 1e-4 {
+                n += 1;
+            }
+            out.push(n);
+        }
+        out
+    }
+
     /// One texture row of RGBA f32, texel i at HU `TF_FIRST_HU + i`.
     pub(crate) fn texels(&self) -> Vec<[f32; 4]> {
         (0..TF_WIDTH)
@@ -378,7 +394,7 @@ impl RaycastView {
                 TF_FIRST_HU - 0.5,
                 TF_FIRST_HU + f64::from(TF_WIDTH) - 0.5,
                 (f64::from(tf_row) + 0.5) / f64::from(TF_ROWS),
-                0.0,
+                f64::from(tf_row),
             ),
             volume_dims: vec4(dims[0] as f64, dims[1] as f64, dims[2] as f64, 0.0),
             ..Default::default()

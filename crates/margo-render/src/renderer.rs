@@ -11,8 +11,11 @@ use crate::half::f16_bits_from_f32;
 use crate::image::RgbaImage;
 use crate::mpr::MprView;
 use crate::overlay::{MaskStyle, Shapes};
-use crate::raycast::{RaycastView, TF_ROWS, TF_WIDTH, TransferFunction, TransferFunctionPreset};
+use crate::raycast::{
+    RaycastView, TF_FIRST_HU, TF_ROWS, TF_WIDTH, TransferFunction, TransferFunctionPreset,
+};
 use crate::{RenderError, shaders};
+use margo_volume::nalgebra::Point3;
 
 /// Format of the volume texture: HU stored as 16-bit floats (exact for |HU| <= 2048; above that
 /// rounded to the nearest representable value, at most 1 HU off up to 4096). Core WebGPU,
@@ -20,6 +23,9 @@ use crate::{RenderError, shaders};
 pub const VOLUME_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R16Float;
 /// Format of headless frames.
 pub const HEADLESS_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
+
+/// Edge of an empty-space-skipping brick in voxels (`BRICK_VOXELS` in raycast.wgsl).
+pub const BRICK_VOXELS: usize = 8;
 
 /// Identifies one view's uniforms (e.g. 0..3 for the app's panes).
 pub type ViewKey = u64;
@@ -114,6 +120,16 @@ pub struct Renderer {
     overlay_buffer: wgpu::Buffer,
     overlay_uniforms: OverlayUniforms,
     scene_bind_group: Option<wgpu::BindGroup>,
+    /// Transfer functions of the rows of `tf_texture` (CPU copy for brick occupancy).
+    tf_rows: Vec<TransferFunction>,
+    /// HU range seen by trilinear samples inside each brick, and the brick grid size.
+    brick_ranges: Vec<[i16; 2]>,
+    brick_dims: [usize; 3],
+    /// Bricks near a shown mask (never skipped).
+    brick_near_mask: Vec<bool>,
+    occupancy: GpuLabels,
+    /// The shown mask, kept to mark bricks near it when a new volume arrives.
+    mask_cpu: Option<Mask>,
     views: HashMap<ViewKey, ViewSlot>,
     offscreen: Option<Offscreen>,
 }
@@ -234,6 +250,7 @@ impl Renderer {
                     texture_entry(3, true, wgpu::TextureViewDimension::D3),
                     texture_entry(4, true, wgpu::TextureViewDimension::D2),
                     uniform_entry(5, wgpu::ShaderStages::FRAGMENT),
+                    texture_entry(6, true, wgpu::TextureViewDimension::D3),
                 ],
             });
             let view_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -293,6 +310,7 @@ impl Renderer {
                 mapped_at_creation: false,
             });
             let overlay_uniforms = OverlayUniforms::default();
+            let occupancy = empty_occupancy(&device, &queue);
             queue.write_buffer(&overlay_buffer, 0, bytemuck::bytes_of(&overlay_uniforms));
             let r = Self {
                 device,
@@ -314,6 +332,20 @@ impl Renderer {
                 overlay_buffer,
                 overlay_uniforms,
                 scene_bind_group: None,
+                tf_rows: (0..TF_ROWS)
+                    .map(|row| {
+                        TransferFunctionPreset::ALL
+                            .get(row as usize)
+                            .copied()
+                            .unwrap_or(TransferFunctionPreset::LungAirways)
+                            .transfer_function()
+                    })
+                    .collect(),
+                brick_ranges: Vec::new(),
+                brick_dims: [0; 3],
+                brick_near_mask: Vec::new(),
+                occupancy,
+                mask_cpu: None,
                 views: HashMap::new(),
                 offscreen: None,
             };
@@ -362,7 +394,8 @@ impl Renderer {
     ) -> Result<(), RenderError> {
         tf.validate()?;
         self.write_tf_row(TF_ROWS - 1, tf);
-        Ok(())
+        self.tf_rows[TF_ROWS as usize - 1] = tf.clone();
+        self.update_occupancy()
     }
 
     /// The uploaded volume's geometry.
@@ -441,7 +474,17 @@ impl Renderer {
         let view = texture.create_view(&Default::default());
         self.volume = Some((texture, view, volume.geometry().clone()));
         self.scene_bind_group = None;
-        Ok(())
+        let (ranges, brick_dims) = brick_ranges(volume);
+        self.brick_ranges = ranges;
+        self.brick_dims = brick_dims;
+        self.brick_near_mask = vec![false; self.brick_ranges.len()];
+        if self.overlay_uniforms.counts[3] & gpu_types::OVERLAY_MASK != 0 {
+            if let Some(mask) = &self.mask_cpu {
+                let mask = mask.clone();
+                self.mark_bricks_near_mask(&mask);
+            }
+        }
+        self.update_occupancy()
     }
 
     fn upload_labels(&self, mask: &Mask, label: &'static str) -> Result<GpuLabels, RenderError> {
@@ -505,7 +548,12 @@ impl Renderer {
     pub fn set_mask(&mut self, mask: Option<(&Mask, MaskStyle)>) -> Result<(), RenderError> {
         let u = &mut self.overlay_uniforms;
         match mask {
-            None => u.counts[3] &= !gpu_types::OVERLAY_MASK,
+            None => {
+                u.counts[3] &= !gpu_types::OVERLAY_MASK;
+                self.mask_cpu = None;
+                self.brick_near_mask.iter_mut().for_each(|b| *b = false);
+                self.update_occupancy()?;
+            }
             Some((m, style)) => {
                 let labels = self.upload_labels(m, "margo mask")?;
                 self.mask = labels;
@@ -518,6 +566,10 @@ impl Renderer {
                 u.mask_color = [c[0], c[1], c[2], style.fill_alpha.clamp(0.0, 1.0)];
                 u.counts[3] |= gpu_types::OVERLAY_MASK;
                 self.scene_bind_group = None;
+                self.brick_near_mask.iter_mut().for_each(|b| *b = false);
+                self.mark_bricks_near_mask(m);
+                self.mask_cpu = Some(m.clone());
+                self.update_occupancy()?;
             }
         }
         self.queue.write_buffer(
@@ -570,6 +622,129 @@ impl Renderer {
         Ok(())
     }
 
+    /// Marks the volume bricks that a mask's voxels (with their filter footprint) touch.
+    fn mark_bricks_near_mask(&mut self, mask: &Mask) {
+        let Some((_, _, geometry)) = &self.volume else {
+            return;
+        };
+        let nb = self.brick_dims;
+        let mg = mask.geometry();
+        let md = mask.dims();
+        let b = BRICK_VOXELS as f64;
+        for k in 0..md[2] {
+            for j in 0..md[1] {
+                for i in 0..md[0] {
+                    if !mask.contains(i, j, k) {
+                        continue;
+                    }
+                    // The mask voxel's cell, grown by one mask voxel for linear filtering.
+                    let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
+                    for corner in 0..8 {
+                        let off = |bit: usize| if corner & bit != 0 { 1.5 } else { -1.5 };
+                        let p = mg.world_from_index(&Point3::new(
+                            i as f64 + off(1),
+                            j as f64 + off(2),
+                            k as f64 + off(4),
+                        ));
+                        let idx = geometry.index_from_world(&p);
+                        for a in 0..3 {
+                            lo[a] = lo[a].min(idx[a]);
+                            hi[a] = hi[a].max(idx[a]);
+                        }
+                    }
+                    let range = |a: usize| {
+                        let first = (((lo[a] + 0.5) / b).floor() - 1.0).max(0.0) as usize;
+                        let last = (((hi[a] + 0.5) / b).floor() + 1.0).min(nb[a] as f64 - 1.0);
+                        (
+                            first,
+                            if last < 0.0 {
+                                None
+                            } else {
+                                Some(last as usize)
+                            },
+                        )
+                    };
+                    let (ri, rj, rk) = (range(0), range(1), range(2));
+                    let (Some(ie), Some(je), Some(ke)) = (ri.1, rj.1, rk.1) else {
+                        continue;
+                    };
+                    for bk in rk.0..=ke {
+                        for bj in rj.0..=je {
+                            for bi in ri.0..=ie {
+                                self.brick_near_mask[bi + nb[0] * (bj + nb[1] * bk)] = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Recomputes and uploads which bricks each transfer function may see.
+    fn update_occupancy(&mut self) -> Result<(), RenderError> {
+        if self.brick_ranges.is_empty() {
+            return Ok(());
+        }
+        let prefixes: Vec<Vec<u32>> = self.tf_rows.iter().map(|tf| tf.visible_prefix()).collect();
+        let last = TF_WIDTH as i64 - 1;
+        let texel = |hu: f64| (hu - TF_FIRST_HU).clamp(0.0, last as f64);
+        let bytes: Vec<u8> = self
+            .brick_ranges
+            .iter()
+            .zip(&self.brick_near_mask)
+            .flat_map(|([lo, hi], near)| {
+                // One texel of slack each side: linear filtering of the TF and f32 rounding.
+                let a = (texel(f64::from(*lo)).floor() as i64 - 1).clamp(0, last) as usize;
+                let b = (texel(f64::from(*hi)).ceil() as i64 + 1).clamp(0, last) as usize;
+                let mut texel_bytes = [0u8; 4];
+                for (row, prefix) in prefixes.iter().enumerate() {
+                    texel_bytes[row] = if *near || prefix[b + 1] > prefix[a] {
+                        255
+                    } else {
+                        0
+                    };
+                }
+                texel_bytes
+            })
+            .collect();
+        let nb = self.brick_dims;
+        let size = wgpu::Extent3d {
+            width: nb[0] as u32,
+            height: nb[1] as u32,
+            depth_or_array_layers: nb[2] as u32,
+        };
+        let occupancy = scoped(&self.device, "uploading brick occupancy", || {
+            let texture = self.device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("margo brick occupancy"),
+                size,
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D3,
+                format: wgpu::TextureFormat::Rgba8Unorm,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            });
+            self.queue.write_texture(
+                texture.as_image_copy(),
+                &bytes,
+                wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(nb[0] as u32 * 4),
+                    rows_per_image: Some(nb[1] as u32),
+                },
+                size,
+            );
+            let view = texture.create_view(&Default::default());
+            GpuLabels {
+                _texture: texture,
+                view,
+            }
+        })?;
+        self.occupancy = occupancy;
+        self.scene_bind_group = None;
+        Ok(())
+    }
+
     fn scene_bind_group(&mut self) -> Result<wgpu::BindGroup, RenderError> {
         if let Some(bg) = &self.scene_bind_group {
             return Ok(bg.clone());
@@ -602,6 +777,10 @@ impl Renderer {
                 wgpu::BindGroupEntry {
                     binding: 5,
                     resource: self.overlay_buffer.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 6,
+                    resource: wgpu::BindingResource::TextureView(&self.occupancy.view),
                 },
             ],
         });
@@ -693,6 +872,30 @@ impl Renderer {
     /// in pixels, else the image is stretched.
     pub fn paint(&self, pass: &mut wgpu::RenderPass<'_>, key: ViewKey) -> Result<(), RenderError> {
         self.paint_with(pass, key, &self.target_pipelines)
+    }
+
+    /// `paint` into the rectangle `[x, y, width, height]` (framebuffer pixels) of the pass.
+    pub fn paint_in_viewport(
+        &self,
+        pass: &mut wgpu::RenderPass<'_>,
+        key: ViewKey,
+        viewport_px: [f32; 4],
+    ) -> Result<(), RenderError> {
+        let [x, y, w, h] = viewport_px;
+        if !(viewport_px.iter().all(|v| v.is_finite())
+            && w > 0.0
+            && h > 0.0
+            && x >= 0.0
+            && y >= 0.0)
+        {
+            return Err(RenderError::InvalidParameter {
+                what: "viewport",
+                value: format!("{viewport_px:?}"),
+                reason: "must be finite, inside the target and not empty",
+            });
+        }
+        pass.set_viewport(x, y, w, h, 0.0, 1.0);
+        self.paint(pass, key)
     }
 
     fn paint_with(
@@ -918,6 +1121,97 @@ impl Renderer {
     }
 }
 
+/// Min and max HU that trilinear samples inside each brick can return: a brick covers cells
+/// `[8b, 8b + 8)` and samples there read voxels `8b - 1 ..= 8b + 8`.
+fn brick_ranges(volume: &Volume<i16>) -> (Vec<[i16; 2]>, [usize; 3]) {
+    let n = volume.dims();
+    let nb = n.map(|d| d.div_ceil(BRICK_VOXELS));
+    let v = volume.voxels();
+    // Per axis, min/max over the brick's reach, done separably: i, then j, then k.
+    let reach = |b: usize, len: usize| {
+        let first = (b * BRICK_VOXELS).saturating_sub(1);
+        let last = ((b + 1) * BRICK_VOXELS).min(len - 1);
+        first..=last
+    };
+    // Pass 1: along i, for every (j, k) row.
+    let mut p1 = vec![[i16::MAX, i16::MIN]; nb[0] * n[1] * n[2]];
+    for k in 0..n[2] {
+        for j in 0..n[1] {
+            let row = &v[n[0] * (j + n[1] * k)..][..n[0]];
+            for bi in 0..nb[0] {
+                let r = &mut p1[bi + nb[0] * (j + n[1] * k)];
+                for &x in &row[reach(bi, n[0])] {
+                    r[0] = r[0].min(x);
+                    r[1] = r[1].max(x);
+                }
+            }
+        }
+    }
+    // Pass 2: along j.
+    let mut p2 = vec![[i16::MAX, i16::MIN]; nb[0] * nb[1] * n[2]];
+    for k in 0..n[2] {
+        for bj in 0..nb[1] {
+            for bi in 0..nb[0] {
+                let r = &mut p2[bi + nb[0] * (bj + nb[1] * k)];
+                for j in reach(bj, n[1]) {
+                    let s = p1[bi + nb[0] * (j + n[1] * k)];
+                    r[0] = r[0].min(s[0]);
+                    r[1] = r[1].max(s[1]);
+                }
+            }
+        }
+    }
+    // Pass 3: along k.
+    let mut out = vec![[i16::MAX, i16::MIN]; nb[0] * nb[1] * nb[2]];
+    for bk in 0..nb[2] {
+        for bj in 0..nb[1] {
+            for bi in 0..nb[0] {
+                let r = &mut out[bi + nb[0] * (bj + nb[1] * bk)];
+                for k in reach(bk, n[2]) {
+                    let s = p2[bi + nb[0] * (bj + nb[1] * k)];
+                    r[0] = r[0].min(s[0]);
+                    r[1] = r[1].max(s[1]);
+                }
+            }
+        }
+    }
+    (out, nb)
+}
+
+/// Before any volume: one brick, visible in every row.
+fn empty_occupancy(device: &wgpu::Device, queue: &wgpu::Queue) -> GpuLabels {
+    let size = wgpu::Extent3d {
+        width: 1,
+        height: 1,
+        depth_or_array_layers: 1,
+    };
+    let texture = device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("margo brick occupancy (none)"),
+        size,
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D3,
+        format: wgpu::TextureFormat::Rgba8Unorm,
+        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        view_formats: &[],
+    });
+    queue.write_texture(
+        texture.as_image_copy(),
+        &[255; 4],
+        wgpu::TexelCopyBufferLayout {
+            offset: 0,
+            bytes_per_row: Some(4),
+            rows_per_image: Some(1),
+        },
+        size,
+    );
+    let view = texture.create_view(&Default::default());
+    GpuLabels {
+        _texture: texture,
+        view,
+    }
+}
+
 fn empty_labels(device: &wgpu::Device, queue: &wgpu::Queue, label: &'static str) -> GpuLabels {
     let size = wgpu::Extent3d {
         width: 1,
@@ -1003,5 +1297,39 @@ fn make_pipelines(
         target,
         mpr: make(mpr, "fs_mpr", "margo mpr"),
         raycast: make(raycast, "fs_raycast", "margo raycast"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn brick_ranges_cover_every_trilinear_footprint() {
+        let g = VolumeGeometry::axis_aligned([19, 9, 17], [1.0; 3], [0.0; 3]).unwrap();
+        let v = Volume::from_fn(g, |i, j, k| {
+            ((i * 7919 + j * 104_729 + k * 1_299_709) % 2001) as i16 - 1000
+        });
+        let (ranges, nb) = brick_ranges(&v);
+        assert_eq!(nb, [3, 2, 3]);
+        for bk in 0..nb[2] {
+            for bj in 0..nb[1] {
+                for bi in 0..nb[0] {
+                    let (mut lo, mut hi) = (i16::MAX, i16::MIN);
+                    let span =
+                        |b: usize, n: usize| (b * 8).saturating_sub(1)..=((b + 1) * 8).min(n - 1);
+                    for k in span(bk, 17) {
+                        for j in span(bj, 9) {
+                            for i in span(bi, 19) {
+                                let x = v.get(i, j, k).unwrap();
+                                lo = lo.min(x);
+                                hi = hi.max(x);
+                            }
+                        }
+                    }
+                    assert_eq!(ranges[bi + nb[0] * (bj + nb[1] * bk)], [lo, hi]);
+                }
+            }
+        }
     }
 }

@@ -347,3 +347,110 @@ impl ViewSpec {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geometry() -> VolumeGeometry {
+        VolumeGeometry::axis_aligned([100, 80, 40], [0.5, 0.5, 2.0], [-25.0, -20.0, -40.0]).unwrap()
+    }
+
+    fn mpr(spec: &ViewSpec) -> MprView {
+        match spec.frame(&geometry()).unwrap() {
+            Frame::Mpr(v) => v,
+            Frame::Raycast(_) => panic!("expected MPR"),
+        }
+    }
+
+    #[test]
+    fn default_field_of_view_shows_the_whole_volume_about_the_point() {
+        let g = geometry();
+        let mut s = ViewSpec::new(ViewName::Axial, 200, 100);
+        let v = mpr(&s);
+        assert!((v.center_in_world - g.center_in_world()).norm() < 1e-12);
+        for c in g.corners_in_world() {
+            let ([x, y], _) = v.screen_from_world(&c);
+            assert!(
+                (-1e-9..=200.0 + 1e-9).contains(&x) && (-1e-9..=100.0 + 1e-9).contains(&y),
+                "{x} {y}"
+            );
+        }
+        // Off-centre point: still everything in view, centred on the point.
+        s.at = Some(Point3::new(10.0, 5.0, 0.0));
+        let v = mpr(&s);
+        assert_eq!(v.center_in_world, Point3::new(10.0, 5.0, 0.0));
+        for c in g.corners_in_world() {
+            let ([x, y], _) = v.screen_from_world(&c);
+            assert!((-1e-9..=200.0 + 1e-9).contains(&x) && (-1e-9..=100.0 + 1e-9).contains(&y));
+        }
+        s.fov_mm = Some(50.0);
+        assert!((mpr(&s).mm_per_pixel() - 0.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn slabs_windows_and_obliques_follow_the_documented_defaults() {
+        let mut s = ViewSpec::new(ViewName::Coronal, 64, 64);
+        s.header_window = Some(WindowLevel::new(-500.0, 1400.0).unwrap());
+        assert_eq!(mpr(&s).window, s.header_window.unwrap());
+        s.preset = Some(Preset::Window(WindowPreset::Bone));
+        assert_eq!(mpr(&s).window, WindowPreset::Bone.window());
+        s.window = Some(WindowLevel::new(10.0, 20.0).unwrap());
+        assert_eq!(mpr(&s).window.width_hu, 20.0);
+        s.mode = RenderMode::Mip;
+        // Coronal normal is y: the volume spans 40 mm in y about the centre.
+        assert!((mpr(&s).slab.unwrap().thickness_mm - 40.0).abs() < 1e-9);
+        s.slab_mm = Some(20.0);
+        assert_eq!(mpr(&s).slab.unwrap().thickness_mm, 20.0);
+
+        let mut o = ViewSpec::new(ViewName::Oblique, 32, 32);
+        assert!(o.frame(&geometry()).is_err(), "oblique needs a normal");
+        o.normal = Some(Vector3::new(0.0, 0.0, 2.0));
+        let v = mpr(&o);
+        // A vertical normal defaults to anterior up: the axial view.
+        assert!((v.right_in_world - Vector3::x()).norm() < 1e-12);
+        assert!((v.down_in_world - Vector3::y()).norm() < 1e-12);
+        o.normal = Some(Vector3::new(0.0, 1.0, 0.0));
+        let v = mpr(&o);
+        assert!(
+            (v.down_in_world + Vector3::z()).norm() < 1e-12,
+            "superior up by default"
+        );
+
+        let mut bad = ViewSpec::new(ViewName::Axial, 32, 32);
+        bad.slab_mm = Some(5.0);
+        assert!(bad.frame(&geometry()).is_err());
+        bad.slab_mm = None;
+        bad.azimuth_deg = Some(10.0);
+        assert!(bad.frame(&geometry()).is_err());
+        bad.azimuth_deg = None;
+        bad.preset = Some(Preset::Header);
+        assert!(bad.frame(&geometry()).is_err(), "no header window");
+        assert_eq!(
+            Preset::parse("dvr-vessels"),
+            Some(Preset::Dvr(TransferFunctionPreset::VesselsSoftTissue))
+        );
+        assert_eq!(
+            Preset::parse("soft"),
+            Some(Preset::Window(WindowPreset::SoftTissue))
+        );
+        assert_eq!(Preset::parse("nope"), None);
+    }
+
+    #[test]
+    fn dvr_views_start_from_the_named_side() {
+        let mut s = ViewSpec::new(ViewName::Sagittal, 32, 32);
+        s.mode = RenderMode::Dvr;
+        let Frame::Raycast(v) = s.frame(&geometry()).unwrap() else {
+            panic!()
+        };
+        assert_eq!((v.azimuth_deg, v.elevation_deg), (90.0, 0.0));
+        let (right, down, forward) = v.axes();
+        // From the patient's left: anterior on screen left, superior up, looking towards -x.
+        assert!((right - Vector3::y()).norm() < 1e-12);
+        assert!((down + Vector3::z()).norm() < 1e-12);
+        assert!((forward + Vector3::x()).norm() < 1e-12);
+        s.preset = Some(Preset::Window(WindowPreset::Lung));
+        assert!(s.frame(&geometry()).is_err());
+    }
+}
