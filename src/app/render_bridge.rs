@@ -40,12 +40,18 @@ struct GpuViews {
     shapes: Shapes,
     mask_generation: u64,
     error: Option<String>,
+    /// A software rasteriser (lavapipe): the 3D view renders at half resolution and double
+    /// step even when still, since its ray casting shares the only queue with the 2D views.
+    software: bool,
 }
 
 /// The 3D view: worker, the request last sent, and the newest image as a texture.
 struct ThreeD {
     worker: super::three_d::Worker,
-    requested: Option<RaycastView>,
+    /// Last request: camera, overlays and mask generation.
+    requested: Option<(RaycastView, Shapes, u64)>,
+    serial: u64,
+    shown_serial: u64,
     shown: Option<(RaycastView, TextureHandle)>,
     error: Option<String>,
 }
@@ -76,8 +82,19 @@ impl ViewImages {
             match made {
                 Ok(r) => {
                     rs.renderer.write().callback_resources.insert(r);
-                    backend = format!("GPU: {}", rs.adapter.get_info().name);
+                    let info = rs.adapter.get_info();
+                    let software = info.device_type == wgpu::DeviceType::Cpu;
+                    backend = format!(
+                        "GPU: {}{}",
+                        info.name,
+                        if software {
+                            " (software: 3D at reduced quality)"
+                        } else {
+                            ""
+                        }
+                    );
                     Some(GpuViews {
+                        software,
                         render_state: rs.clone(),
                         shapes: Shapes::default(),
                         mask_generation: u64::MAX,
@@ -265,7 +282,11 @@ impl ViewImages {
         if let Some(g) = &self.gpu {
             let ppp = ui.ctx().pixels_per_point() as f64;
             // Half resolution and coarse steps while dragging, full quality when still.
-            let scale = if interacting { 0.5 } else { 1.0 };
+            let scale = match (interacting, g.software) {
+                (false, false) => 1.0,
+                (true, false) | (false, true) => 0.5,
+                (true, true) => 0.3,
+            };
             let w = (rect.width() as f64 * ppp * scale).round().max(1.0) as u32;
             let h = (rect.height() as f64 * ppp * scale).round().max(1.0) as u32;
             let preset = match state.camera.preset {
@@ -291,7 +312,11 @@ impl ViewImages {
             view.pixel_size_mm = fit / state.camera.zoom;
             view.azimuth_deg = state.camera.azimuth_deg;
             view.elevation_deg = state.camera.elevation_deg;
-            view.step_scale = if interacting { 3.0 } else { 1.0 };
+            view.step_scale = match (interacting, g.software) {
+                (false, false) => 1.0,
+                (false, true) => 2.0,
+                (true, _) => 3.0,
+            };
             let t = self.three_d.get_or_insert_with(|| {
                 let ctx = ui.ctx().clone();
                 ThreeD {
@@ -302,11 +327,14 @@ impl ViewImages {
                         Arc::new(move || ctx.request_repaint()),
                     ),
                     requested: None,
+                    serial: 0,
+                    shown_serial: 0,
                     shown: None,
                     error: None,
                 }
             });
             if let Some(done) = t.worker.poll() {
+                t.shown_serial = done.serial;
                 match done.result {
                     Ok(img) => {
                         let image = egui::ColorImage::from_rgba_unmultiplied(
@@ -329,8 +357,11 @@ impl ViewImages {
                     Err(e) => t.error = Some(e),
                 }
             }
-            if t.requested.as_ref() != Some(&view) {
+            let wanted = (view.clone(), g.shapes.clone(), _plan.mask_generation());
+            if t.requested.as_ref() != Some(&wanted) {
+                t.serial += 1;
                 t.worker.request(super::three_d::Request {
+                    serial: t.serial,
                     view: view.clone(),
                     shapes: g.shapes.clone(),
                     mask: (
@@ -338,7 +369,7 @@ impl ViewImages {
                         _plan.segmentation.as_ref().map(|s| s.mask.clone()),
                     ),
                 });
-                t.requested = Some(view.clone());
+                t.requested = Some(wanted);
             }
             if let Some((_, tex)) = &t.shown {
                 painter.image(
@@ -348,7 +379,7 @@ impl ViewImages {
                     Color32::WHITE,
                 );
             }
-            let complete = t.shown.as_ref().is_some_and(|(v, _)| *v == view);
+            let complete = t.shown.is_some() && t.shown_serial == t.serial;
             if let Some(e) = &t.error {
                 painter.text(
                     rect.center(),

@@ -14,6 +14,8 @@ use margo_volume::{Mask, Volume};
 /// What to draw: the camera plus the overlays in 3D.
 #[derive(Clone)]
 pub struct Request {
+    /// Echoed in the result, so the UI knows whether it shows the newest request.
+    pub serial: u64,
     pub view: RaycastView,
     pub shapes: Shapes,
     /// (generation, mask): the mask is re-sent to the GPU only when the generation changes.
@@ -21,6 +23,7 @@ pub struct Request {
 }
 
 pub struct Rendered {
+    pub serial: u64,
     pub view: RaycastView,
     pub result: Result<margo_render::RgbaImage, String>,
 }
@@ -59,6 +62,7 @@ impl Worker {
                         // Answer every request with the error.
                         while let Ok(req) = request_rx.recv() {
                             let _ = result_tx.send(Rendered {
+                                serial: req.serial,
                                 view: req.view,
                                 result: Err(err.clone()),
                             });
@@ -93,6 +97,7 @@ impl Worker {
                         .map_err(|e| e.to_string());
                     if result_tx
                         .send(Rendered {
+                            serial: req.serial,
                             view: req.view,
                             result,
                         })
