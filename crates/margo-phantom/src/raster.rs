@@ -78,7 +78,7 @@ fn render_slice(
                     } else {
                         &offsets
                     };
-                    let sum: f32 = offs.iter().map(|o| scene.sample(&(p + o)).0.hu(hu)).sum();
+                    let sum: f32 = offs.iter().map(|o| scene.tissue_at(&(p + o)).hu(hu)).sum();
                     *v = sum / offs.len() as f32;
                     free_mm = f64::NEG_INFINITY;
                 }

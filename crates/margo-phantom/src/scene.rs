@@ -72,13 +72,21 @@ impl Tissue {
 /// If `p` is outside the box, lowers `m` to (distance to the box + `pad`) and returns false;
 /// returns true inside. Skips the square root when it cannot lower `m`.
 #[inline]
-fn inside_box(p: &Point3<f64>, b: &(Point3<f64>, Point3<f64>), pad: f64, m: &mut f64) -> bool {
+fn inside_box<const TRACK: bool>(
+    p: &Point3<f64>,
+    b: &(Point3<f64>, Point3<f64>),
+    pad: f64,
+    m: &mut f64,
+) -> bool {
     let dx = (b.0.x - p.x).max(0.0).max(p.x - b.1.x);
     let dy = (b.0.y - p.y).max(0.0).max(p.y - b.1.y);
     let dz = (b.0.z - p.z).max(0.0).max(p.z - b.1.z);
     let d2 = dx * dx + dy * dy + dz * dz;
     if d2 == 0.0 {
         return true;
+    }
+    if !TRACK {
+        return false;
     }
     // When m is already below pad the box cannot lower it.
     let limit = *m - pad;
@@ -565,6 +573,19 @@ impl Scene {
     /// with z (body outline, chest wall, spine: a voxel straddles these only if they come within
     /// its in-plane half-diagonal), and a lower bound on the 3-D distance to all others.
     pub fn sample_margins(&self, p: &Point3<f64>) -> (Tissue, f64, f64) {
+        self.sample_impl::<true>(p)
+    }
+
+    /// Just the tissue at `p` (the same decision as [`Scene::sample_margins`], without the
+    /// distance bookkeeping): what partial-volume sub-samples need.
+    pub fn tissue_at(&self, p: &Point3<f64>) -> Tissue {
+        self.sample_impl::<false>(p).0
+    }
+
+    /// With `TRACK` false, margins are not maintained (the returned ones are meaningless) and
+    /// tests that only serve them are skipped; tissue decisions are identical.
+    #[inline(always)]
+    fn sample_impl<const TRACK: bool>(&self, p: &Point3<f64>) -> (Tissue, f64, f64) {
         let t = &self.thorax;
         let pad = self.pad_mm;
         let body = t.body.sdf(p);
@@ -625,7 +646,7 @@ impl Scene {
             }
         }
         // Heart (on the diaphragm, inside its pericardial fat).
-        if inside_box(p, &self.heart_box, pad, &mut m) && dia > 0.0 {
+        if inside_box::<TRACK>(p, &self.heart_box, pad, &mut m) && dia > 0.0 {
             let hf = self.heart_fat.sdf(p);
             m = m.min(hf.abs());
             if hf < 0.0 {
@@ -678,7 +699,7 @@ impl Scene {
             in_lung = false;
         }
         // Sternum.
-        if inside_box(p, &self.sternum_box, pad, &mut m) {
+        if inside_box::<TRACK>(p, &self.sternum_box, pad, &mut m) {
             let [z0, z1] = t.sternum_z_range_mm;
             let d = t.sternum.sdf(p).max(z0 - p.z).max(p.z - z1);
             if d < 0.0 {
@@ -695,7 +716,9 @@ impl Scene {
         for &ci in near {
             let kind = self.wall[ci as usize].1;
             // Bones need the cortex boundary too, which lies inside the capsule.
-            let Some(d) = self.wall_prepared[ci as usize].sdf_within(p, 0.0, m) else {
+            let Some(d) =
+                self.wall_prepared[ci as usize].sdf_within(p, 0.0, if TRACK { m } else { 0.0 })
+            else {
                 continue;
             };
             if d < 0.0 {
@@ -717,7 +740,7 @@ impl Scene {
             }
         }
         for (e, b) in t.scapulae.iter().zip(&self.scapula_boxes) {
-            if inside_box(p, b, pad, &mut m) {
+            if inside_box::<TRACK>(p, b, pad, &mut m) {
                 let d = e.sdf(p);
                 m = m.min(d.abs());
                 if d < 0.0 {
@@ -747,7 +770,11 @@ impl Scene {
             m = m.min(clearance);
             for &ci in near {
                 let c = &self.airway_prepared[ci as usize];
-                let Some(outer) = c.sdf_within(p, self.airway_walls[ci as usize], m) else {
+                let Some(outer) = c.sdf_within(
+                    p,
+                    self.airway_walls[ci as usize],
+                    if TRACK { m } else { 0.0 },
+                ) else {
                     continue;
                 };
                 m = m.min(outer.abs());
@@ -766,7 +793,11 @@ impl Scene {
             let (near, clearance) = self.vessel_grid.query(p);
             m = m.min(clearance);
             for &ci in near {
-                if let Some(d) = self.vessel_prepared[ci as usize].sdf_within(p, 0.0, m) {
+                if let Some(d) = self.vessel_prepared[ci as usize].sdf_within(
+                    p,
+                    0.0,
+                    if TRACK { m } else { 0.0 },
+                ) {
                     m = m.min(d.abs());
                     if d < 0.0 {
                         cover(&mut m_xy, &mut m, -d, false);
@@ -775,7 +806,7 @@ impl Scene {
                 }
             }
         }
-        if let Some(n) = self.nodule_at(p, &mut m_xy, &mut m) {
+        if let Some(n) = self.nodule_at_impl::<TRACK>(p, &mut m_xy, &mut m) {
             tissue = n;
         }
         (tissue, m_xy, m)
@@ -784,9 +815,19 @@ impl Scene {
     /// The nodule tissue at `p`, if any; updates the margin.
     #[inline]
     pub fn nodule_at(&self, p: &Point3<f64>, m_xy: &mut f64, m: &mut f64) -> Option<Tissue> {
+        self.nodule_at_impl::<true>(p, m_xy, m)
+    }
+
+    #[inline(always)]
+    fn nodule_at_impl<const TRACK: bool>(
+        &self,
+        p: &Point3<f64>,
+        m_xy: &mut f64,
+        m: &mut f64,
+    ) -> Option<Tissue> {
         let mut out = None;
         for (n, b) in self.nodules.iter().zip(&self.nodule_boxes) {
-            if !inside_box(p, b, self.pad_mm, m) {
+            if !inside_box::<TRACK>(p, b, self.pad_mm, m) {
                 continue;
             }
             let d = n.sdf(p);
