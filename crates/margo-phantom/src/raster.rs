@@ -98,28 +98,29 @@ fn add_noise(slice: &mut [f32], nx: usize, ny: usize, k: usize, seed: u64, sd_hu
     }
     let noise_seed = mix64(seed ^ 0x6E6F_6973_6500_0000);
     let base = (k * nx * ny) as u64;
-    let white: Vec<f32> = (0..nx * ny)
-        .map(|n| voxel_normal(noise_seed, base + n as u64))
-        .collect();
+    let mut white = vec![0f32; nx * ny];
+    for (n, w) in white.iter_mut().enumerate() {
+        *w = voxel_normal(noise_seed, base + n as u64);
+    }
+    // Horizontal [1 2 1]/4 with the edge sample repeated.
     let mut horizontal = vec![0f32; nx * ny];
-    for j in 0..ny {
+    for (src, dst) in white.chunks_exact(nx).zip(horizontal.chunks_exact_mut(nx)) {
         for i in 0..nx {
-            let at = |ii: usize| white[j * nx + ii];
-            let l = at(i.saturating_sub(1));
-            let r = at((i + 1).min(nx - 1));
-            horizontal[j * nx + i] = 0.25 * l + 0.5 * at(i) + 0.25 * r;
+            let l = src[i.saturating_sub(1)];
+            let r = src[(i + 1).min(nx - 1)];
+            dst[i] = 0.25 * l + 0.5 * src[i] + 0.25 * r;
         }
     }
     // Variance of [1 2 1]/4 smoothing: (1 + 4 + 1) / 16 per axis; undo it for the 2-D kernel.
     let gain = sd_hu / (6.0f32 / 16.0);
     for j in 0..ny {
-        let up = j.saturating_sub(1);
-        let down = (j + 1).min(ny - 1);
+        let up = &horizontal[j.saturating_sub(1) * nx..][..nx];
+        let mid = &horizontal[j * nx..][..nx];
+        let down = &horizontal[(j + 1).min(ny - 1) * nx..][..nx];
+        let out = &mut slice[j * nx..][..nx];
         for i in 0..nx {
-            let v = 0.25 * horizontal[up * nx + i]
-                + 0.5 * horizontal[j * nx + i]
-                + 0.25 * horizontal[down * nx + i];
-            slice[j * nx + i] += gain * v;
+            let v = 0.25 * up[i] + 0.5 * mid[i] + 0.25 * down[i];
+            out[i] += gain * v;
         }
     }
 }
