@@ -51,25 +51,30 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 time_cmd() {
   local name=$1; shift
   "$@" >/dev/null 2>&1 || { echo "$name: command failed: $*" >&2; return 1; }   # warm-up
-  local times=() rss=0
+  local times=() rss=0 stats
+  stats=$(mktemp)
   for _ in $(seq "$RUNS"); do
+    /usr/bin/time -o "$stats" -f "%e %M" "$@" >/dev/null 2>&1
     local line
-    line=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    line=$(tail -1 "$stats")
     times+=("${line%% *}")
     local r=${line##* }
     (( r > rss )) && rss=$r
   done
+  rm -f "$stats"
   printf "%-34s %8s s %8.1f MiB\n" "$name" "$(printf '%s\n' "${times[@]}" | median)" \
     "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')"
 }
 
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), machine: $(nproc) cores, $(uname -m), runs: $RUNS"
-echo "margo: $($MARGO --version), dcm2niix: $(dcm2niix -v 2>&1 | grep -m1 -o 'v[0-9.]*[^ ]*' || true)"
+echo "margo: $($MARGO --version), dcm2niix: $(dcm2niix -v 2>&1 | grep -o 'v1\.[0-9.]*' | head -1)"
 OUT="$WORK/nifti"; mkdir -p "$OUT"
 for d in lidc lidc-x4 lidc-jpll lidc-j2k; do
   src="$WORK/$d"; [ "$d" = lidc ] && src="$LIDC"
   time_cmd "margo info $d" "$MARGO" info "$src"
   time_cmd "margo info --json $d" "$MARGO" info --json "$src"
-  # dcm2niix converts (reads + writes an uncompressed NIfTI); -b n: no BIDS sidecar.
-  time_cmd "dcm2niix $d" dcm2niix -z n -b n -f "$d" -o "$OUT" "$src"
+  # dcm2niix converts: it reads and also writes an uncompressed NIfTI (-z n), no BIDS sidecar
+  # (-b n), overwriting its previous output (-w 1).
+  time_cmd "dcm2niix $d" dcm2niix -z n -b n -w 1 -f "$d" -o "$OUT" "$src"
 done
+rm -rf "$OUT"

@@ -229,7 +229,12 @@ fn decode_encapsulated(
             })
             .try_fold(ConvertStats::default(), |acc, s| s.map(|s| acc.merge(s)));
     }
+    let lossless = ts::is_jpeg_lossless(obj.meta().transfer_syntax());
     let one = |t: FrameTarget<'_>| -> Result<ConvertStats, DicomError> {
+        let mut t = t;
+        if lossless && let Some(stats) = lossless_frame(header, obj, n_frames, &mut t) {
+            return Ok(stats);
+        }
         let decoded = guarded_decode(path, t.frame, || obj.decode_pixel_data_frame(t.frame))?;
         let frame_bytes = header.format.rows * header.format.cols * bytes_of(&decoded);
         let bytes = decoded.data().get(..frame_bytes).ok_or_else(|| {
@@ -248,6 +253,45 @@ fn decode_encapsulated(
             .map(one)
             .try_fold(ConvertStats::default(), |acc, s| s.map(|s| acc.merge(s)))
     }
+}
+
+thread_local! {
+    static LOSSLESS_BUFFER: std::cell::RefCell<Vec<u16>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Our JPEG lossless decoder (much faster than the general one) for a frame stored in its own
+/// fragment(s). `None` when it does not apply or fails: the caller then uses dicom-pixeldata.
+fn lossless_frame(
+    header: &ImageHeader,
+    obj: &dicom_object::DefaultDicomObject,
+    n_frames: usize,
+    t: &mut FrameTarget<'_>,
+) -> Option<ConvertStats> {
+    let fragments = obj.get(tags::PIXEL_DATA)?.fragments()?;
+    let bytes: std::borrow::Cow<'_, [u8]> = if fragments.len() == n_frames {
+        std::borrow::Cow::Borrowed(&fragments.get(t.frame as usize)?[..])
+    } else if n_frames == 1 {
+        std::borrow::Cow::Owned(fragments.iter().flatten().copied().collect())
+    } else {
+        return None;
+    };
+    let format = header.format;
+    LOSSLESS_BUFFER.with_borrow_mut(|buf| {
+        let frame = crate::jpeg_lossless::decode(&bytes, buf).ok()?;
+        let fits = frame.rows == format.rows
+            && frame.cols == format.cols
+            && format.bits_allocated == 16
+            && buf.len() == t.dst.len();
+        fits.then(|| {
+            rescale_into(
+                Samples::Words(buf),
+                format.bits_stored,
+                format.signed,
+                t.rescale,
+                t.dst,
+            )
+        })
+    })
 }
 
 fn bytes_of(decoded: &dicom_pixeldata::DecodedPixelData<'_>) -> usize {

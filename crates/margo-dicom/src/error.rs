@@ -23,7 +23,7 @@ pub enum DicomError {
         ignored: usize,
         skipped: Vec<crate::meta::SkippedFile>,
     },
-    #[error("cannot allocate a volume of {dims:?} voxels")]
+    #[error("refusing to allocate a volume of {dims:?} voxels (more than 2^31)")]
     AllocateVolume { dims: [usize; 3] },
     #[error("no CT series under {path}; found: {found}")]
     NoCtSeries { path: PathBuf, found: String },

@@ -18,6 +18,7 @@ mod decode;
 mod error;
 mod fast;
 mod header;
+mod jpeg_lossless;
 mod load;
 mod meta;
 mod pixels;

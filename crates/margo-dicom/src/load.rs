@@ -20,6 +20,9 @@ use crate::read::{ReadExtent, read_file};
 use crate::scan::{ScanReport, scan_folder};
 use crate::series::{SeriesSummary, plan_geometry};
 
+/// 2^31 voxels (4 GiB of i16): e.g. 512 x 512 x 8192 slices.
+const MAX_VOXELS: usize = 1 << 31;
+
 /// A file and the (volume index, slice) pairs it provides.
 type FileSlices<'a> = (Arc<ImageHeader>, Vec<(usize, &'a crate::series::SliceRef)>);
 
@@ -121,12 +124,10 @@ pub fn load_series(
     };
     let [nx, ny, nz] = geometry.dims();
     let slice_len = nx * ny;
-    // Fail cleanly on an absurd size; otherwise let the allocator hand out zeroed pages (no
-    // memset pass over the whole volume: every voxel is overwritten by its slice).
-    if (slice_len * nz)
-        .checked_mul(2)
-        .is_none_or(|bytes| bytes > isize::MAX as usize / 2)
-    {
+    // Refuse absurd sizes (a corrupt header could ask for terabytes; with overcommit an
+    // allocation "succeeds" and the process dies later). Otherwise let the allocator hand out
+    // zeroed pages: no memset pass, every voxel is overwritten by its slice.
+    if slice_len.checked_mul(nz).is_none_or(|n| n > MAX_VOXELS) {
         return Err(DicomError::AllocateVolume {
             dims: geometry.dims(),
         });

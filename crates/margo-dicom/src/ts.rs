@@ -126,6 +126,14 @@ pub(crate) fn is_jpeg_dct(uid: &str) -> bool {
     )
 }
 
+/// JPEG lossless process 14 (any predictor, or selection value 1).
+pub(crate) fn is_jpeg_lossless(uid: &str) -> bool {
+    matches!(
+        trim_uid(uid),
+        "1.2.840.10008.1.2.4.57" | "1.2.840.10008.1.2.4.70"
+    )
+}
+
 /// Finds the first JPEG start-of-frame marker in `bytes` and returns (marker, sample precision).
 /// Used to refuse 12-bit DCT JPEG by name instead of failing deep inside the decoder.
 pub(crate) fn jpeg_sof(bytes: &[u8]) -> Option<(u8, u8)> {

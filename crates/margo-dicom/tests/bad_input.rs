@@ -425,3 +425,41 @@ fn loading_does_not_modify_inputs() {
         assert_eq!(before, snapshot(&variety));
     }
 }
+
+#[test]
+fn absurd_dimensions_are_refused_before_allocating() {
+    let Some(variety) = shared_path("dicom-variety", "absurd_dimensions_are_refused") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = copy_into(tmp.path(), &[variety.join("wg04-ct2_j2k-lossless.dcm")]).remove(0);
+    // A compressed file can claim any size without being short: 65535 x 65535 x 1000.
+    edit_copy(&copy, |o| {
+        o.put(DataElement::new(
+            tags::ROWS,
+            VR::US,
+            PrimitiveValue::from(65535u16),
+        ));
+        o.put(DataElement::new(
+            tags::COLUMNS,
+            VR::US,
+            PrimitiveValue::from(65535u16),
+        ));
+        o.put(DataElement::new(
+            tags::NUMBER_OF_FRAMES,
+            VR::IS,
+            PrimitiveValue::from("1000"),
+        ));
+        // No plane geometry: the frames form an (unplaced) stack, so loading is attempted.
+        o.remove_element(tags::IMAGE_POSITION_PATIENT);
+        o.remove_element(tags::IMAGE_ORIENTATION_PATIENT);
+    });
+    let report = scan_folder(tmp.path()).unwrap();
+    match load_series(&report.series[0], &no_progress) {
+        Err(DicomError::AllocateVolume { dims }) => assert_eq!(dims[0], 65535),
+        other => panic!(
+            "expected AllocateVolume, got {:?}",
+            other.map(|l| l.volume.dims())
+        ),
+    }
+}
