@@ -129,7 +129,8 @@ fn metrics_on_the_real_nodule_match_brute_force() {
     let probe =
         ProbeSpec::parse("tip=52.6,74.0,-115.6;entry=75,150,-115.6;device=amica;power=80;time=600")
             .unwrap();
-    let zones = margo_plan::build_zones(&[probe.clone()], &ZoneOptions::default()).unwrap();
+    let zones =
+        margo_plan::build_zones(std::slice::from_ref(&probe), &ZoneOptions::default()).unwrap();
     let e = zones.shapes[0].ellipsoid;
     for shift in [0.0, 4.0] {
         let mut moved = e;

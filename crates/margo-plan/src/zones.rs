@@ -9,6 +9,10 @@
 //! - IRE: consecutive IRE probes form electrode pairs; each pair makes one ellipsoid enclosing
 //!   both electrodes (width along the pair, height along the shafts, depth across).
 //!
+//! The tissue scale (lung heuristic 0.8 long / 0.67 short by default) multiplies the long axis
+//! and the centre offset by its `long` factor and the short axis by its `short` factor, for MWA
+//! and RFA rows measured outside lung only (lung rows, cryo, IRE and custom zones are unscaled).
+//!
 //! The ablation region used by the metrics is the union of all heat/IRE ellipsoids, or the cryo
 //! lethal zone. Mixing cryo with other modalities in one plan is refused.
 
