@@ -183,3 +183,68 @@ fn folder_without_ct_shows_an_error_in_the_window() {
     let image = h.render().expect("render");
     check_golden("error_no_ct", &image);
 }
+
+#[test]
+fn measure_tool_gives_the_distance_in_mm() {
+    let mut h = harness(|app| app.show_case(chest_case()));
+    settle(&mut h, 1);
+    h.state_mut().viewer_mut().unwrap().state.tool = margo::app::state::Tool::Measure;
+    let a = slot_center(&h, 0) + Vec2::new(-50.0, 10.0);
+    let b = a + Vec2::new(60.0, 80.0);
+    h.hover_at(a);
+    h.run_steps(1);
+    button(&h, a, PointerButton::Primary, true);
+    h.run_steps(1);
+    for n in 1..=8 {
+        h.hover_at(a + (b - a) * (n as f32 / 8.0));
+        h.run_steps(1);
+    }
+    button(&h, b, PointerButton::Primary, false);
+    h.run_steps(2);
+    let v = h.state().viewer().unwrap();
+    assert_eq!(v.state.measurements.len(), 1);
+    let px = v.grids[0].as_ref().unwrap().pixel_size_mm();
+    let expected = 100.0 * px; // a 60 x 80 point drag at 1 pixel per point
+    let got = v.state.measurements[0].length_mm();
+    assert!(
+        (got - expected).abs() < 1.5 * px,
+        "{got} mm vs {expected} mm"
+    );
+}
+
+#[test]
+fn folder_with_several_series_shows_the_picker_then_loads_the_choice() {
+    let Some(dir) = margo_volume::testdata::shared_path("dicom-variety", "app_series_picker")
+    else {
+        return;
+    };
+    let options = margo::app::AppOptions {
+        folder: Some(dir),
+        ..Default::default()
+    };
+    let mut h = harness_with(options, |_| {});
+    settle(&mut h, 1);
+    let (count, first_ct) = match &h.state().phase {
+        margo::app::Phase::Picking { series, .. } => {
+            (series.len(), series.iter().position(|s| s.modality == "CT"))
+        }
+        _ => panic!("expected the series picker, errors: {:?}", h.state().errors),
+    };
+    assert!(count > 1);
+    let first_ct = first_ct.expect("a CT series in dicom-variety");
+    if let margo::app::Phase::Picking { job, .. } = &mut h.state_mut().phase {
+        job.choose(first_ct);
+    }
+    settle(&mut h, 1);
+    // dicom-variety holds one slice in many encodings under one series UID: margo-dicom may
+    // refuse the stack (duplicate positions). Either way the window shows the outcome.
+    match h.state().viewer() {
+        Some(v) => assert_eq!(v.case.info.modality, "CT"),
+        None => {
+            let app = h.state();
+            assert!(matches!(app.phase, margo::app::Phase::Welcome));
+            assert_eq!(app.errors.len(), 1, "{:?}", app.errors);
+            assert!(app.errors[0].contains("dicom-variety"), "{}", app.errors[0]);
+        }
+    }
+}

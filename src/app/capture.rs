@@ -208,10 +208,10 @@ fn bench_step(app: &mut MargoApp, ctx: &egui::Context, viewer_ready: Option<bool
         0 => {
             let before = v.state.crosshair_in_world;
             v.scroll(0, direction, false);
-            if v.state.crosshair_in_world == before {
-                if let Some(b) = app.capture.bench.as_mut() {
-                    b.direction = -b.direction;
-                }
+            if v.state.crosshair_in_world == before
+                && let Some(b) = app.capture.bench.as_mut()
+            {
+                b.direction = -b.direction;
             }
         }
         _ => {

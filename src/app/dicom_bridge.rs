@@ -48,11 +48,11 @@ pub fn scan(
     if cancel.load(Ordering::Relaxed) {
         bail!("cancelled");
     }
-    // Same rule as `margo info`: no image at all, or several series none of which is CT.
-    if let Err(e) = margo_dicom::choose_ct(&report) {
-        if report.series.is_empty() {
-            return Err(e.into());
-        }
+    // No image at all: margo-dicom's error names the folder and the skipped files.
+    if report.series.is_empty()
+        && let Err(e) = margo_dicom::choose_ct(&report)
+    {
+        return Err(e.into());
     }
     let volumes: Vec<usize> = (0..report.series.len())
         .filter(|&i| !report.series[i].is_localizer && report.series[i].problem.is_none())

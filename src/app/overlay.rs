@@ -37,7 +37,8 @@ pub fn ellipsoid_outline(
     let g_inv = g.try_inverse()?;
     let x_min = -(g_inv * b);
     let q_min = e0.dot(&e0) - b.dot(&(g_inv * b));
-    if !(q_min < 1.0) {
+    // Also rejects NaN (a degenerate plane).
+    if q_min.is_nan() || q_min >= 1.0 {
         return None;
     }
     let eig = g.symmetric_eigen();

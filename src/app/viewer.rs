@@ -478,15 +478,15 @@ impl Viewer {
                         a_in_world: world_at(start),
                     });
                 }
-                if response.drag_stopped_by(PointerButton::Primary) {
-                    if let Some(Drag::Measure { a_in_world }) = self.drag.take() {
-                        let m = Measurement {
-                            a_in_world,
-                            b_in_world: world,
-                        };
-                        if m.length_mm() > 0.0 {
-                            self.state.measurements.push(m);
-                        }
+                if response.drag_stopped_by(PointerButton::Primary)
+                    && let Some(Drag::Measure { a_in_world }) = self.drag.take()
+                {
+                    let m = Measurement {
+                        a_in_world,
+                        b_in_world: world,
+                    };
+                    if m.length_mm() > 0.0 {
+                        self.state.measurements.push(m);
                     }
                 }
             }

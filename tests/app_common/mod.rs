@@ -112,10 +112,12 @@ pub fn settle(h: &mut Harness<'static, MargoApp>, min_frames: usize) {
             .state()
             .viewer()
             .is_some_and(|v| !v.all_views_drawn() || v.plan.busy());
-        let loading = matches!(
-            h.state().phase,
-            margo::app::Phase::Loading(_) | margo::app::Phase::Picking { .. }
-        );
+        let loading = match &h.state().phase {
+            margo::app::Phase::Loading(_) => true,
+            // The picker waits for the user unless a chosen series is loading.
+            margo::app::Phase::Picking { job, .. } => job.progress.stage == "Loading",
+            _ => false,
+        };
         if !busy && !loading {
             break;
         }
