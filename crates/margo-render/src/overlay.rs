@@ -140,7 +140,9 @@ impl EllipsoidOverlay {
             .iter()
             .map(|v| v.norm())
             .fold(0.0, f64::max);
-        if !(a.determinant().abs() > 1e-9 * scale.powi(3)) {
+        if a.determinant().abs().partial_cmp(&(1e-9 * scale.powi(3)))
+            != Some(std::cmp::Ordering::Greater)
+        {
             return Err(bad());
         }
         let inv = a.try_inverse().ok_or_else(bad)?;
@@ -201,8 +203,9 @@ impl Shapes {
         }
         let mut points = [GpuPoint::default(); gpu_types::MAX_POINTS];
         for (g, p) in points.iter_mut().zip(&self.points) {
-            if !finite_point(&p.position_in_world)
-                || !(p.radius_mm.is_finite() && p.radius_mm >= 0.0)
+            if !(finite_point(&p.position_in_world)
+                && p.radius_mm.is_finite()
+                && p.radius_mm >= 0.0)
             {
                 return Err(RenderError::InvalidParameter {
                     what: "point",

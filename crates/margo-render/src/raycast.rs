@@ -132,7 +132,11 @@ impl TransferFunction {
             return Err(bad("needs at least one point"));
         }
         for w in self.points.windows(2) {
-            if !(w[0].hu <= w[1].hu) {
+            if w[0]
+                .hu
+                .partial_cmp(&w[1].hu)
+                .is_none_or(|o| o == std::cmp::Ordering::Greater)
+            {
                 return Err(bad("points must be sorted by HU"));
             }
         }

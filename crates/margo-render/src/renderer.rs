@@ -478,11 +478,10 @@ impl Renderer {
         self.brick_ranges = ranges;
         self.brick_dims = brick_dims;
         self.brick_near_mask = vec![false; self.brick_ranges.len()];
-        if self.overlay_uniforms.counts[3] & gpu_types::OVERLAY_MASK != 0 {
-            if let Some(mask) = &self.mask_cpu {
-                let mask = mask.clone();
-                self.mark_bricks_near_mask(&mask);
-            }
+        if self.overlay_uniforms.counts[3] & gpu_types::OVERLAY_MASK != 0
+            && let Some(mask) = self.mask_cpu.clone()
+        {
+            self.mark_bricks_near_mask(&mask);
         }
         self.update_occupancy()
     }

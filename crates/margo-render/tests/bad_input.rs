@@ -1,5 +1,6 @@
 //! Bad input to the renderer API gives an error, never a panic or a lost device: after every
 //! error a valid frame still renders.
+#![allow(clippy::vec_init_then_push)]
 
 mod common;
 
