@@ -248,3 +248,26 @@ fn folder_with_several_series_shows_the_picker_then_loads_the_choice() {
         }
     }
 }
+
+#[test]
+fn layout_2x2_on_the_bundled_sample_case() {
+    let sample = std::path::PathBuf::from("sample-data/phantom-chest");
+    assert!(
+        sample.is_dir(),
+        "the bundled sample case is part of the repository"
+    );
+    let options = margo::app::AppOptions {
+        folder: Some(sample),
+        ..Default::default()
+    };
+    let mut h = harness_with(options, |_| {});
+    settle(&mut h, 1);
+    let v = h
+        .state()
+        .viewer()
+        .unwrap_or_else(|| panic!("sample not shown: {:?}", h.state().errors));
+    assert!(v.case.info.is_ct);
+    assert!(v.all_views_drawn());
+    let image = h.render().expect("render");
+    check_golden("layout_2x2_sample", &image);
+}

@@ -253,7 +253,8 @@ impl Viewer {
         let grid = match self.state.slice_grid(slot, w, h, ends) {
             Ok(g) => g,
             Err(e) => {
-                painter.text(
+                shadow_text(
+                    painter,
                     rect.center(),
                     Align2::CENTER_CENTER,
                     format!("{}: {e}", self.state.slots[slot].content.title()),
@@ -357,7 +358,8 @@ impl Viewer {
                     painter.circle_stroke(pt, 5.0, Stroke::new(1.5, c));
                 }
             }
-            painter.text(
+            shadow_text(
+                painter,
                 t + Vec2::new(8.0, -8.0),
                 Align2::LEFT_BOTTOM,
                 format!("P{}", n + 1),
@@ -393,7 +395,8 @@ impl Viewer {
             for q in [a, b] {
                 painter.circle_filled(q, 2.5, MEASURE_COLOR);
             }
-            painter.text(
+            shadow_text(
+                painter,
                 b + Vec2::new(6.0, 0.0),
                 Align2::LEFT_CENTER,
                 format!("{:.1} mm", m.length_mm()),
@@ -589,7 +592,8 @@ impl Viewer {
             "W {:.0}  L {:.0}\nzoom {:.2}",
             self.state.window.width_hu, self.state.window.center_hu, s.zoom
         );
-        painter.text(
+        shadow_text(
+            painter,
             rect.right_top() + Vec2::new(-6.0, 4.0),
             Align2::RIGHT_TOP,
             wl,
@@ -602,28 +606,32 @@ impl Viewer {
         let letter = |v: Vector3<f64>| orientation_label(&v);
         let font = FontId::proportional(16.0);
         let lc = Color32::from_rgb(255, 220, 120);
-        painter.text(
+        shadow_text(
+            painter,
             rect.left_center() + Vec2::new(6.0, 0.0),
             Align2::LEFT_CENTER,
             letter(-right),
             font.clone(),
             lc,
         );
-        painter.text(
+        shadow_text(
+            painter,
             rect.right_center() + Vec2::new(-6.0, 0.0),
             Align2::RIGHT_CENTER,
             letter(right),
             font.clone(),
             lc,
         );
-        painter.text(
+        shadow_text(
+            painter,
             rect.center_top() + Vec2::new(0.0, 4.0),
             Align2::CENTER_TOP,
             letter(-down),
             font.clone(),
             lc,
         );
-        painter.text(
+        shadow_text(
+            painter,
             rect.center_bottom() + Vec2::new(0.0, -4.0),
             Align2::CENTER_BOTTOM,
             letter(down),
@@ -641,7 +649,8 @@ impl Viewer {
         painter.line_segment([Pos2::new(x0, y), Pos2::new(x1, y)], st);
         painter.line_segment([Pos2::new(x0, y - 4.0), Pos2::new(x0, y + 4.0)], st);
         painter.line_segment([Pos2::new(x1, y - 4.0), Pos2::new(x1, y + 4.0)], st);
-        painter.text(
+        shadow_text(
+            painter,
             Pos2::new((x0 + x1) / 2.0, y - 5.0),
             Align2::CENTER_BOTTOM,
             format!("{bar_mm:.0} mm"),
@@ -658,7 +667,8 @@ impl Viewer {
                 Some(v) => format!("{v}"),
                 None => "outside".to_owned(),
             };
-            painter.text(
+            shadow_text(
+                painter,
                 rect.left_bottom() + Vec2::new(6.0, -6.0),
                 Align2::LEFT_BOTTOM,
                 format!("{hu}\n({:.1}, {:.1}, {:.1}) mm LPS", p.x, p.y, p.z),
@@ -670,7 +680,8 @@ impl Viewer {
 }
 
 fn text_top_left(painter: &egui::Painter, rect: Rect, lines: &[String], color: Color32) {
-    painter.text(
+    shadow_text(
+        painter,
         rect.left_top() + Vec2::new(6.0, 4.0),
         Align2::LEFT_TOP,
         lines.join("\n"),
@@ -739,4 +750,26 @@ fn sanitize(s: &str) -> String {
         .take(64)
         .collect();
     if t.is_empty() { "case".into() } else { t }
+}
+
+/// Text with a dark outline so it stays readable over bright anatomy (bone, contrast).
+fn shadow_text(
+    painter: &egui::Painter,
+    pos: Pos2,
+    align: Align2,
+    text: impl ToString,
+    font: FontId,
+    color: Color32,
+) {
+    let text = text.to_string();
+    let shadow = Color32::from_black_alpha(200);
+    for d in [
+        Vec2::new(1.0, 1.0),
+        Vec2::new(-1.0, 1.0),
+        Vec2::new(1.0, -1.0),
+        Vec2::new(-1.0, -1.0),
+    ] {
+        painter.text(pos + d, align, &text, font.clone(), shadow);
+    }
+    painter.text(pos, align, text, font, color);
 }
