@@ -3,8 +3,9 @@
 //! Steps, all inside a crop around the seed (never the whole volume):
 //! 1. **Threshold.** Fixed (`threshold_hu`) or adaptive: halfway between the seed level (median
 //!    HU within 2 mm of the seed) and the lung level (10th percentile HU within the radius
-//!    limit), clamped to `[-550, -450]` HU (-450 for a solid nodule in aerated lung, lower for
-//!    part-solid ones).
+//!    limit), clamped to `[-750, -450]` HU: -450 for a solid nodule in aerated lung, lower for a
+//!    ground-glass one. A part-solid nodule seeded in its core gets the core only (set
+//!    `threshold_hu` to about -700 for the whole lesion).
 //! 2. **Chest-wall removal** (juxtapleural nodules): lung mask = voxels below `wall_threshold_hu`
 //!    (-400 HU) that are not air outside the body (flood fill from each axial slice's border), closed with a ball of `wall_closing_radius_mm` and with holes filled slice by
 //!    slice, so that nodules and vessels inside the lung belong to it while the chest wall and
@@ -37,10 +38,11 @@ pub struct SegmentParams {
     pub max_radius_mm: f64,
     /// Fixed threshold (HU); `None` = adaptive (see module docs).
     pub threshold_hu: Option<f64>,
-    /// Opening ball radius (mm); `None` = adaptive: a third of the largest inscribed radius of the
-    /// grown region (found by a distance transform), clamped to 1..=3 mm, so that attachments
-    /// thinner than about two thirds of the nodule's inscribed diameter are cut while small nodules
-    /// survive (about 3 mm for a 25 mm nodule). `Some(0.0)` disables.
+    /// Opening ball radius (mm); `None` = adaptive: half the nodule's inscribed radius (the
+    /// deepest grown voxel within 5 mm of the seed, by a distance transform), clamped to
+    /// 1..=3 mm, so that attachments thinner than the nodule's inscribed radius are cut while
+    /// small nodules survive (3 mm for a 25 mm nodule, 2 mm for an 8 mm one). `Some(0.0)`
+    /// disables.
     pub opening_radius_mm: Option<f64>,
     /// Chest-wall removal on/off. Default on.
     pub remove_chest_wall: bool,
@@ -450,7 +452,7 @@ pub fn segment(
     };
     let threshold = params
         .threshold_hu
-        .unwrap_or_else(|| (0.5 * (seed_level + lung_level)).clamp(-550.0, -450.0));
+        .unwrap_or_else(|| (0.5 * (seed_level + lung_level)).clamp(-750.0, -450.0));
     let seed_hu = hu[lin(dims, seed_vox)] as f64;
     if seed_hu < threshold {
         // The seed voxel itself may be a dark speck inside a nodule: accept when most of its
@@ -548,13 +550,27 @@ pub fn segment(
     let opening_radius = params.opening_radius_mm.unwrap_or_else(|| {
         let inv: Vec<bool> = grown.iter().map(|g| !g).collect();
         let d2 = grid::squared_edt_mm2(dims, sp, &inv);
+        // The nodule's own inscribed radius: the deepest grown voxel within 5 mm of the seed
+        // (a thick vessel or the wall elsewhere in the grown region must not set it).
+        let seed_sub = cg.index_from_world(&seed);
         let inscribed = d2
             .iter()
-            .zip(&grown)
-            .filter(|(_, g)| **g)
-            .map(|(d, _)| d.sqrt())
+            .enumerate()
+            .filter(|(idx, _)| grown[*idx])
+            .filter(|(idx, _)| {
+                let v = [
+                    idx % dims[0],
+                    (idx / dims[0]) % dims[1],
+                    idx / (dims[0] * dims[1]),
+                ];
+                (0..3)
+                    .map(|a| ((v[a] as f64 - seed_sub[a]) * sp[a]).powi(2))
+                    .sum::<f64>()
+                    <= 25.0
+            })
+            .map(|(_, d)| d.sqrt())
             .fold(0.0, f64::max);
-        (inscribed / 3.0).clamp(1.0, 3.0)
+        (inscribed * OPENING_FRACTION).clamp(1.0, 3.0)
     });
     let opened = if opening_radius > 0.0 {
         grid::open(dims, sp, &grown, opening_radius)
@@ -633,6 +649,9 @@ pub fn segment(
         stats,
     })
 }
+
+/// Adaptive opening radius as a fraction of the nodule's inscribed radius.
+const OPENING_FRACTION: f64 = 1.0 / 2.0;
 
 fn lin(dims: [usize; 3], v: [usize; 3]) -> usize {
     v[0] + dims[0] * (v[1] + dims[1] * v[2])
