@@ -553,6 +553,12 @@ impl Renderer {
                 self.brick_near_mask.iter_mut().for_each(|b| *b = false);
                 self.update_occupancy()?;
             }
+            // The same mask again (callers often re-send it each frame): only the style changes.
+            Some((m, style)) if self.mask_cpu.as_ref() == Some(m) => {
+                let c = style.color;
+                u.mask_color = [c[0], c[1], c[2], style.fill_alpha.clamp(0.0, 1.0)];
+                u.counts[3] |= gpu_types::OVERLAY_MASK;
+            }
             Some((m, style)) => {
                 let labels = self.upload_labels(m, "margo mask")?;
                 self.mask = labels;

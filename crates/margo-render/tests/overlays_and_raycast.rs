@@ -200,8 +200,32 @@ fn mpr_overlays_follow_their_geometry() {
         },
     );
     assert_eq!(img.pixel(20, 23), [0, 0, 0, 255]);
-    r.set_mask(None).unwrap();
+    // Re-sending the same mask with another style restyles it; a different mask replaces it.
     r.set_shell(None).unwrap();
+    r.set_mask(Some((
+        &mask,
+        MaskStyle {
+            color: [0.0, 0.0, 1.0, 1.0],
+            fill_alpha: 0.5,
+        },
+    )))
+    .unwrap();
+    assert_eq!(render(&mut r, &v).pixel(23, 23)[2], 128);
+    let moved = Mask::from_fn(g.clone(), |i, j, k| {
+        (30..36).contains(&i) && (20..28).contains(&j) && (16..24).contains(&k)
+    });
+    r.set_mask(Some((
+        &moved,
+        MaskStyle {
+            color: [0.0, 0.0, 1.0, 1.0],
+            fill_alpha: 0.5,
+        },
+    )))
+    .unwrap();
+    let img = render(&mut r, &v);
+    assert_eq!(img.pixel(23, 23), [0, 0, 0, 255]);
+    assert_eq!(img.pixel(32, 23)[2], 128);
+    r.set_mask(None).unwrap();
     assert_eq!(render(&mut r, &v).pixel(20, 23), [0, 0, 0, 255]);
 }
 
