@@ -126,8 +126,12 @@ fn segment_place_probe_and_drag_updates_metrics() {
     );
 
     // Snapshots: the whole window with overlays and metrics, and the axial view maximised.
+    // Tall enough for the whole metrics panel (VIC curve, surface histogram, findings).
+    h.set_size(Vec2::new(1280.0, 1250.0));
+    settle(&mut h, 1);
     let image = h.render().expect("render");
     check_golden("plan_metrics_panel", &image);
+    h.set_size(Vec2::new(1280.0, 800.0));
     h.state_mut().viewer_mut().unwrap().state.maximized = Some(0);
     settle(&mut h, 500);
     let image = h.render().expect("render");

@@ -405,7 +405,13 @@ pub fn metrics_panel(v: &mut Viewer, ui: &mut egui::Ui) {
         );
         ui.end_row();
     });
-    ui.label(RichText::new(&m.verdict).color(margin_color));
+    let short = if m.meets_rule {
+        "Margin >= 5 mm everywhere"
+    } else {
+        "Margin rule (>= 5 mm) not met"
+    };
+    ui.label(RichText::new(short).color(margin_color).strong())
+        .on_hover_text(&m.verdict);
     if let Some(p) = m.weakest_in_world
         && ui.button("Go to weakest margin").clicked()
     {

@@ -58,6 +58,8 @@ pub struct MetricsView {
     /// % of the tumour surface with margin < 0, 0-5, >= 5 mm.
     pub surface_pct: [f64; 3],
     pub weakest_in_world: Option<Point3<f64>>,
+    pub meets_rule: bool,
+    /// The rule with its source and, when not met, the reasons (shown on hover).
     pub verdict: String,
     pub findings: Vec<FindingView>,
 }
@@ -530,11 +532,12 @@ fn metrics(
         ],
         weakest_in_world: Some(Point3::from(m.weakest_point_lps_mm))
             .filter(|p| p.iter().all(|v| v.is_finite())),
+        meets_rule: m.verdict.meets_rule,
         verdict: if m.verdict.meets_rule {
-            format!("Meets {}", m.verdict.rule)
+            format!("Meets the rule: {}", m.verdict.rule)
         } else {
             format!(
-                "Does not meet {}: {}",
+                "Does not meet the rule: {}. {}",
                 m.verdict.rule,
                 m.verdict.reasons.join("; ")
             )
