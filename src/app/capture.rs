@@ -129,6 +129,22 @@ pub fn step(app: &mut MargoApp, ctx: &egui::Context, viewer_ready: Option<bool>,
     }
 }
 
+/// Saves the next frame of the window as PNG (the "Screenshot" button); the outcome lands in
+/// `note` for the top bar.
+pub fn save_window(ctx: &egui::Context, path: PathBuf, note: Arc<Mutex<Option<String>>>) {
+    let repaint = ctx.clone();
+    ctx.request_screenshot(move |image| {
+        let msg = match save_png(&path, &image) {
+            Ok(()) => format!("saved {}", path.display()),
+            Err(e) => format!("screenshot failed: {e:#}"),
+        };
+        if let Ok(mut n) = note.lock() {
+            *n = Some(msg);
+        }
+        repaint.request_repaint();
+    });
+}
+
 /// Writes an egui image as an RGBA PNG, atomically.
 pub fn save_png(path: &Path, image: &egui::ColorImage) -> anyhow::Result<()> {
     let [w, h] = image.size;

@@ -67,6 +67,8 @@ pub struct MargoApp {
     pub capture: capture::Capture,
     ctx: Option<egui::Context>,
     pending_open: Option<PathBuf>,
+    /// Result of the last "Screenshot" button press, shown in the top bar.
+    pub screenshot_note: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl MargoApp {
@@ -91,6 +93,7 @@ impl MargoApp {
             capture: capture::Capture::new(options.screenshot.clone(), options.bench_frames),
             ctx: None,
             pending_open: options.folder,
+            screenshot_note: Arc::default(),
         }
     }
 

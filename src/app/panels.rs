@@ -30,6 +30,20 @@ pub fn top_bar(app: &mut MargoApp, ui: &mut egui::Ui) {
                     app.open_folder(&ctx, &f);
                 }
             });
+            if ui
+                .button("Screenshot")
+                .on_hover_text("save the window as PNG in the temporary folder")
+                .clicked()
+            {
+                let secs = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let path = std::env::temp_dir().join(format!("margo-screenshot-{secs}.png"));
+                super::capture::save_window(ui.ctx(), path, app.screenshot_note.clone());
+            }
+            if let Some(note) = app.screenshot_note.lock().ok().and_then(|n| n.clone()) {
+                ui.label(RichText::new(note).weak());
+            }
             if let Phase::Viewing(v) = &app.phase {
                 ui.separator();
                 let info = &v.case.info;
