@@ -4,7 +4,7 @@
 
 mod app_common;
 
-use app_common::{NODULE_CENTRE, check_golden, chest_case, harness, settle};
+use app_common::{NODULE_CENTRE, check_golden, chest_case, harness_with, settle};
 use eframe::egui::{Event, Modifiers, PointerButton, Pos2, Vec2};
 use margo::app::MargoApp;
 use margo::app::state::Tool;
@@ -37,7 +37,12 @@ fn click(h: &mut H, pos: Pos2) {
 
 #[test]
 fn segment_place_probe_and_drag_updates_metrics() {
-    let mut h = harness(|app| app.show_case(chest_case()));
+    // 2D views drawn by margo-render (mask and zone overlays on the GPU).
+    let gpu = margo::app::AppOptions {
+        mpr_on_gpu: Some(true),
+        ..Default::default()
+    };
+    let mut h = harness_with(gpu, |app| app.show_case(chest_case()));
     settle(&mut h, 500);
     let nodule = Point3::from(NODULE_CENTRE);
     h.state_mut().viewer_mut().unwrap().state.crosshair_in_world = nodule;

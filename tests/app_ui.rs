@@ -43,7 +43,12 @@ fn slot_center(h: &egui_kittest::Harness<'static, margo::app::MargoApp>, slot: u
 
 #[test]
 fn layout_2x2_shows_four_views_with_letters() {
-    let mut h = harness(|app| app.show_case(chest_case()));
+    // The 2D views through margo-render's paint callback (the default on a real GPU).
+    let gpu = margo::app::AppOptions {
+        mpr_on_gpu: Some(true),
+        ..Default::default()
+    };
+    let mut h = harness_with(gpu, |app| app.show_case(chest_case()));
     settle(&mut h, 500);
     let v = h.state().viewer().unwrap();
     assert!(v.all_views_drawn());

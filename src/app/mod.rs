@@ -42,6 +42,10 @@ pub struct AppOptions {
     pub bench_frames: Option<usize>,
     /// Where recent folders persist (None: not persisted, as in tests).
     pub recent_path: Option<PathBuf>,
+    /// Draw the 2D views with margo-render (true) or the CPU reslice (false); None: the GPU
+    /// unless the adapter is a software rasteriser, where the cached CPU reslice is faster
+    /// (BENCHMARKS.md: lavapipe MPR 306 ms vs CPU 88 ms for 1024x1024).
+    pub mpr_on_gpu: Option<bool>,
 }
 
 /// What the window shows.
@@ -67,6 +71,7 @@ pub struct MargoApp {
     pub capture: capture::Capture,
     ctx: Option<egui::Context>,
     pending_open: Option<PathBuf>,
+    mpr_on_gpu: Option<bool>,
     /// Result of the last "Screenshot" button press, shown in the top bar.
     pub screenshot_note: Arc<std::sync::Mutex<Option<String>>>,
 }
@@ -93,6 +98,7 @@ impl MargoApp {
             capture: capture::Capture::new(options.screenshot.clone(), options.bench_frames),
             ctx: None,
             pending_open: options.folder,
+            mpr_on_gpu: options.mpr_on_gpu,
             screenshot_note: Arc::default(),
         }
     }
@@ -116,7 +122,11 @@ impl MargoApp {
                     .push(format!("could not save the recent folders list: {e:#}"));
             }
         }
-        self.phase = Phase::Viewing(Box::new(viewer::Viewer::new(case, self.gpu.as_ref())));
+        self.phase = Phase::Viewing(Box::new(viewer::Viewer::new(
+            case,
+            self.gpu.as_ref(),
+            self.mpr_on_gpu,
+        )));
     }
 
     pub fn viewer(&self) -> Option<&viewer::Viewer> {

@@ -61,6 +61,8 @@ pub struct ViewImages {
     mpr: [Option<CachedMpr>; 4],
     gpu: Option<GpuViews>,
     three_d: Option<ThreeD>,
+    /// 2D views through margo-render's paint callback (else the cached CPU reslice).
+    mpr_gpu: bool,
     /// Which renderer draws the views, for the status line.
     pub backend: String,
 }
@@ -71,7 +73,11 @@ fn view_key(slot: usize) -> margo_render::ViewKey {
 }
 
 impl ViewImages {
-    pub fn new(gpu: Option<&egui_wgpu::RenderState>, volume: &Arc<Volume<i16>>) -> Self {
+    pub fn new(
+        gpu: Option<&egui_wgpu::RenderState>,
+        volume: &Arc<Volume<i16>>,
+        mpr_on_gpu: Option<bool>,
+    ) -> Self {
         let mut backend = "CPU reslice (no GPU device)".to_owned();
         let gpu = gpu.and_then(|rs| {
             let target = RenderTarget::color(rs.target_format);
@@ -85,10 +91,10 @@ impl ViewImages {
                     let info = rs.adapter.get_info();
                     let software = info.device_type == wgpu::DeviceType::Cpu;
                     backend = format!(
-                        "GPU: {}{}",
+                        "3D: {}{}",
                         info.name,
                         if software {
-                            " (software: 3D at reduced quality)"
+                            " (software, reduced quality)"
                         } else {
                             ""
                         }
@@ -107,17 +113,28 @@ impl ViewImages {
                 }
             }
         });
+        let mpr_gpu = gpu
+            .as_ref()
+            .is_some_and(|g| mpr_on_gpu.unwrap_or(!g.software));
+        if gpu.is_some() {
+            backend = format!(
+                "{backend}; 2D: {}",
+                if mpr_gpu { "GPU" } else { "CPU reslice" }
+            );
+        }
         Self {
             volume: volume.clone(),
             mpr: [None, None, None, None],
             gpu,
             three_d: None,
+            mpr_gpu,
             backend,
         }
     }
 
-    pub fn uses_gpu(&self) -> bool {
-        self.gpu.is_some()
+    /// Whether the 2D views are drawn by margo-render (which then also draws the zones).
+    pub fn mpr_on_gpu(&self) -> bool {
+        self.mpr_gpu && self.gpu.is_some()
     }
 
     /// Hands the plan's overlays (mask, zones, probes) to the GPU renderer when they changed.
@@ -182,7 +199,7 @@ impl ViewImages {
         slab_thickness_mm: f64,
         plan: &PlanSession,
     ) -> bool {
-        if let Some(g) = &self.gpu {
+        if let Some(g) = self.gpu.as_ref().filter(|_| self.mpr_gpu) {
             let ppp = ui.ctx().pixels_per_point() as f64;
             let view = MprView {
                 center_in_world: grid.center_in_world(),

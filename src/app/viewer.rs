@@ -74,7 +74,11 @@ pub struct Viewer {
 }
 
 impl Viewer {
-    pub fn new(case: Case, gpu: Option<&eframe::egui_wgpu::RenderState>) -> Self {
+    pub fn new(
+        case: Case,
+        gpu: Option<&eframe::egui_wgpu::RenderState>,
+        mpr_on_gpu: Option<bool>,
+    ) -> Self {
         let window = if case.info.is_ct {
             WINDOW_PRESETS[0].1
         } else {
@@ -83,7 +87,7 @@ impl Viewer {
             WindowLevel::new(((lo + hi) / 2.0) as f64, (hi - lo).max(1.0) as f64)
         };
         let state = ViewerState::new(case.volume.geometry().clone(), window);
-        let images = ViewImages::new(gpu, &case.volume);
+        let images = ViewImages::new(gpu, &case.volume, mpr_on_gpu);
         let plan = PlanSession::new(case.volume.clone(), &case.info.series_uid);
         let case_uid = case.info.series_uid.clone();
         Self {
@@ -326,7 +330,7 @@ impl Viewer {
 
         // Zones: exact outline of each ellipsoid cut by the plane (the GPU renderer draws
         // their union itself).
-        let cpu_zones = if self.images.uses_gpu() {
+        let cpu_zones = if self.images.mpr_on_gpu() {
             &[][..]
         } else {
             &self.plan.zones[..]

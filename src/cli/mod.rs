@@ -39,6 +39,10 @@ pub struct AppArgs {
     /// Start on the welcome screen instead of the sample case.
     #[arg(long)]
     pub no_sample: bool,
+    /// 2D views: `gpu` (margo-render), `cpu` (cached CPU reslice) or `auto` (CPU on software
+    /// rasterisers such as lavapipe, where it is faster).
+    #[arg(long, value_name = "auto|gpu|cpu", default_value = "auto")]
+    pub mpr: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +73,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// The desktop app: `margo [DIR] [--screenshot OUT.png] [--bench-frames N]`.
 fn run_app(args: AppArgs) -> anyhow::Result<ExitCode> {
     let size = parse_size(&args.size)?;
+    let mpr_on_gpu = match args.mpr.as_str() {
+        "auto" => None,
+        "gpu" => Some(true),
+        "cpu" => Some(false),
+        other => anyhow::bail!("--mpr must be auto, gpu or cpu, got {other:?}"),
+    };
     let folder = match args.dir {
         Some(dir) => Some(dir),
         None if args.no_sample => None,
@@ -79,6 +89,7 @@ fn run_app(args: AppArgs) -> anyhow::Result<ExitCode> {
         screenshot: args.screenshot,
         bench_frames: args.bench_frames,
         recent_path: margo::app::recent::RecentFolders::default_path(),
+        mpr_on_gpu,
     };
     margo::app::run_native(options, size)
 }
