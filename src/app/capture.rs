@@ -239,8 +239,8 @@ fn bench_step(app: &mut MargoApp, ctx: &egui::Context, viewer_ready: Option<bool
             if let Some(v) = app.viewer_mut() {
                 let tip = v.plan.probes[0].tip;
                 let moved = tip + Vector3::new((n * 0.3).sin() * 0.8, (n * 0.3).cos() * 0.8, 0.0);
+                // As a user drags a probe end: the planes stay, overlays and metrics follow.
                 v.plan.move_probe_end(0, true, moved);
-                v.state.crosshair_in_world = moved;
             }
         }
     }

@@ -52,6 +52,9 @@ struct ThreeD {
     requested: Option<(RaycastView, Shapes, u64)>,
     serial: u64,
     shown_serial: u64,
+    /// Overlays last seen changing, and when (for the settle delay).
+    last_overlay: Option<(Shapes, u64)>,
+    overlay_since: std::time::Instant,
     shown: Option<(RaycastView, TextureHandle)>,
     error: Option<String>,
 }
@@ -66,6 +69,9 @@ pub struct ViewImages {
     /// Which renderer draws the views, for the status line.
     pub backend: String,
 }
+
+/// How long overlays must stay unchanged before the 3D view is ray-cast again.
+const OVERLAY_SETTLE: std::time::Duration = std::time::Duration::from_millis(400);
 
 /// Keys of the views in margo-render (one per slot).
 fn view_key(slot: usize) -> margo_render::ViewKey {
@@ -346,6 +352,8 @@ impl ViewImages {
                     requested: None,
                     serial: 0,
                     shown_serial: 0,
+                    last_overlay: None,
+                    overlay_since: std::time::Instant::now(),
                     shown: None,
                     error: None,
                 }
@@ -375,7 +383,22 @@ impl ViewImages {
                 }
             }
             let wanted = (view.clone(), g.shapes.clone(), _plan.mask_generation());
-            if t.requested.as_ref() != Some(&wanted) {
+            // Overlay-only changes (a probe being dragged in a 2D view) wait until they have
+            // been still for a moment: a ray cast per drag step would hold the GPU queue (on
+            // lavapipe, the CPU) that the 2D views need.
+            let overlays_changed = t
+                .requested
+                .as_ref()
+                .is_some_and(|r| r.0 == wanted.0 && r != &wanted);
+            if overlays_changed && t.last_overlay != Some((wanted.1.clone(), wanted.2)) {
+                t.last_overlay = Some((wanted.1.clone(), wanted.2));
+                t.overlay_since = std::time::Instant::now();
+            }
+            let settled = t.overlay_since.elapsed() >= OVERLAY_SETTLE;
+            if overlays_changed && !settled {
+                ui.ctx().request_repaint_after(OVERLAY_SETTLE);
+            }
+            if t.requested.as_ref() != Some(&wanted) && (!overlays_changed || settled) {
                 t.serial += 1;
                 t.worker.request(super::three_d::Request {
                     serial: t.serial,
@@ -386,7 +409,7 @@ impl ViewImages {
                         _plan.segmentation.as_ref().map(|s| s.mask.clone()),
                     ),
                 });
-                t.requested = Some(wanted);
+                t.requested = Some(wanted.clone());
             }
             if let Some((_, tex)) = &t.shown {
                 painter.image(
@@ -396,7 +419,9 @@ impl ViewImages {
                     Color32::WHITE,
                 );
             }
-            let complete = t.shown.is_some() && t.shown_serial == t.serial;
+            let complete = t.shown.is_some()
+                && t.shown_serial == t.serial
+                && t.requested.as_ref() == Some(&wanted);
             if let Some(e) = &t.error {
                 painter.text(
                     rect.center(),
