@@ -47,26 +47,28 @@ fi
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-# time_cmd NAME CMD...: prints "NAME median_s peak_rss_mib"
+# time_cmd NAME CMD...: prints NAME, median wall s, median CPU s (user + sys), peak RSS MiB.
+# CPU time is less sensitive than wall time to other jobs on a shared machine.
 time_cmd() {
   local name=$1; shift
   "$@" >/dev/null 2>&1 || { echo "$name: command failed: $*" >&2; return 1; }   # warm-up
-  local times=() rss=0 stats
+  local walls=() cpus=() rss=0 stats
   stats=$(mktemp)
   for _ in $(seq "$RUNS"); do
-    /usr/bin/time -o "$stats" -f "%e %M" "$@" >/dev/null 2>&1
-    local line
-    line=$(tail -1 "$stats")
-    times+=("${line%% *}")
-    local r=${line##* }
-    (( r > rss )) && rss=$r
+    /usr/bin/time -o "$stats" -f "%e %U %S %M" "$@" >/dev/null 2>&1
+    local e u s m
+    read -r e u s m < <(tail -1 "$stats")
+    walls+=("$e")
+    cpus+=("$(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')")
+    (( m > rss )) && rss=$m
   done
   rm -f "$stats"
-  printf "%-34s %8s s %8.1f MiB\n" "$name" "$(printf '%s\n' "${times[@]}" | median)" \
+  printf "%-30s wall %6s s   cpu %6s s   peak RSS %6.1f MiB\n" "$name" \
+    "$(printf '%s\n' "${walls[@]}" | median)" "$(printf '%s\n' "${cpus[@]}" | median)" \
     "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')"
 }
 
-echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), machine: $(nproc) cores, $(uname -m), runs: $RUNS"
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), machine: $(nproc) cores, $(uname -m), runs: $RUNS, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "margo: $($MARGO --version), dcm2niix: $(dcm2niix -v 2>&1 | grep -o 'v1\.[0-9.]*' | head -1)"
 OUT="$WORK/nifti"; mkdir -p "$OUT"
 for d in lidc lidc-x4 lidc-jpll lidc-j2k; do
@@ -78,3 +80,4 @@ for d in lidc lidc-x4 lidc-jpll lidc-j2k; do
   time_cmd "dcm2niix $d" dcm2niix -z n -b n -w 1 -f "$d" -o "$OUT" "$src"
 done
 rm -rf "$OUT"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

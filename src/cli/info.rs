@@ -80,7 +80,9 @@ pub fn voxel_sha256(voxels: &[i16]) -> String {
         .collect()
 }
 
-pub fn series_json(loaded: &LoadedSeries, skipped: &[SkippedFile]) -> SeriesJson {
+/// `with_sha`: the checksum costs about as much as loading a plain series (SHA-256 is
+/// sequential), so the table view leaves it out; `--json` always has it.
+pub fn series_json(loaded: &LoadedSeries, skipped: &[SkippedFile], with_sha: bool) -> SeriesJson {
     let g = loaded.volume.geometry();
     let voxels = loaded.volume.voxels();
     let (mut min, mut max, mut sum) = (i16::MAX, i16::MIN, 0i64);
@@ -105,7 +107,11 @@ pub fn series_json(loaded: &LoadedSeries, skipped: &[SkippedFile]) -> SeriesJson
         hu_min: min,
         hu_max: max,
         hu_mean: sum as f64 / voxels.len().max(1) as f64,
-        voxel_sha256: voxel_sha256(voxels),
+        voxel_sha256: if with_sha {
+            voxel_sha256(voxels)
+        } else {
+            String::new()
+        },
         warnings: loaded.meta.warnings.clone(),
         skipped: skipped.iter().map(SkippedJson::from).collect(),
     }
@@ -134,7 +140,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut failures = Vec::new();
     for summary in &report.series {
         match margo_dicom::load_series(summary, &progress) {
-            Ok(loaded) => loaded_json.push(series_json(&loaded, &report.skipped)),
+            Ok(loaded) => loaded_json.push(series_json(&loaded, &report.skipped, args.json)),
             Err(e) => failures.push(format!(
                 "series {} ({}, {} slices): {e}",
                 summary.series_uid, summary.modality, summary.slice_count
@@ -210,7 +216,6 @@ fn print_table(report: &margo_dicom::ScanReport, loaded: &[SeriesJson]) {
             "  values       min {}  max {}  mean {:.2}",
             s.hu_min, s.hu_max, s.hu_mean
         );
-        println!("  voxel sha256 {}", s.voxel_sha256);
         for w in &s.warnings {
             println!("  warning      {w}");
         }
