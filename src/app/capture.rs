@@ -131,9 +131,19 @@ pub fn step(app: &mut MargoApp, ctx: &egui::Context, viewer_ready: Option<bool>,
 
 /// Saves the next frame of the window as PNG (the "Screenshot" button); the outcome lands in
 /// `note` for the top bar.
-pub fn save_window(ctx: &egui::Context, path: PathBuf, note: Arc<Mutex<Option<String>>>) {
+pub fn save_window(
+    ctx: &egui::Context,
+    path: PathBuf,
+    region: Option<egui::Rect>,
+    note: Arc<Mutex<Option<String>>>,
+) {
     let repaint = ctx.clone();
+    let ppp = ctx.pixels_per_point();
     ctx.request_screenshot(move |image| {
+        let image = match region {
+            Some(r) => Arc::new(crop(&image, r, ppp)),
+            None => image,
+        };
         let msg = match save_png(&path, &image) {
             Ok(()) => format!("saved {}", path.display()),
             Err(e) => format!("screenshot failed: {e:#}"),
@@ -143,6 +153,24 @@ pub fn save_window(ctx: &egui::Context, path: PathBuf, note: Arc<Mutex<Option<St
         }
         repaint.request_repaint();
     });
+}
+
+/// The part of `image` under `region` (points), clamped to the image (never panics).
+pub fn crop(
+    image: &egui::ColorImage,
+    region: egui::Rect,
+    pixels_per_point: f32,
+) -> egui::ColorImage {
+    let [w, h] = image.size;
+    let clamp = |v: f32, max: usize| ((v * pixels_per_point).round().max(0.0) as usize).min(max);
+    let (x0, x1) = (clamp(region.min.x, w), clamp(region.max.x, w));
+    let (y0, y1) = (clamp(region.min.y, h), clamp(region.max.y, h));
+    let (cw, ch) = (x1.saturating_sub(x0), y1.saturating_sub(y0));
+    let mut pixels = Vec::with_capacity(cw * ch);
+    for y in y0..y0 + ch {
+        pixels.extend_from_slice(&image.pixels[y * w + x0..y * w + x0 + cw]);
+    }
+    egui::ColorImage::new([cw, ch], pixels)
 }
 
 /// Writes an egui image as an RGBA PNG, atomically.
@@ -259,4 +287,36 @@ fn bench_report(results: &[(String, Vec<f64>)], ctx: &egui::Context) -> String {
         })
         .collect();
     serde_json::json!({"window_points": [size.x, size.y], "results": rows}).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crop_takes_the_region_and_clamps_to_the_image() {
+        let pixels = (0..12u8).map(|v| egui::Color32::from_gray(v)).collect();
+        let image = egui::ColorImage::new([4, 3], pixels);
+        let c = crop(
+            &image,
+            egui::Rect::from_min_max(egui::pos2(1.0, 1.0), egui::pos2(3.0, 3.0)),
+            1.0,
+        );
+        assert_eq!(c.size, [2, 2]);
+        assert_eq!(c.pixels[0], egui::Color32::from_gray(5));
+        assert_eq!(c.pixels[3], egui::Color32::from_gray(10));
+        // Partly outside, or inverted: clamped, never a panic.
+        let c = crop(
+            &image,
+            egui::Rect::from_min_max(egui::pos2(-5.0, 2.0), egui::pos2(50.0, 9.0)),
+            1.0,
+        );
+        assert_eq!(c.size, [4, 1]);
+        let c = crop(
+            &image,
+            egui::Rect::from_min_max(egui::pos2(3.0, 3.0), egui::pos2(1.0, 1.0)),
+            2.0,
+        );
+        assert_eq!(c.size, [0, 0]);
+    }
 }

@@ -122,11 +122,9 @@ impl MargoApp {
                     .push(format!("could not save the recent folders list: {e:#}"));
             }
         }
-        self.phase = Phase::Viewing(Box::new(viewer::Viewer::new(
-            case,
-            self.gpu.as_ref(),
-            self.mpr_on_gpu,
-        )));
+        let mut v = viewer::Viewer::new(case, self.gpu.as_ref(), self.mpr_on_gpu);
+        v.screenshot_note = self.screenshot_note.clone();
+        self.phase = Phase::Viewing(Box::new(v));
     }
 
     pub fn viewer(&self) -> Option<&viewer::Viewer> {

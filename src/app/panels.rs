@@ -39,7 +39,7 @@ pub fn top_bar(app: &mut MargoApp, ui: &mut egui::Ui) {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
                 let path = std::env::temp_dir().join(format!("margo-screenshot-{secs}.png"));
-                super::capture::save_window(ui.ctx(), path, app.screenshot_note.clone());
+                super::capture::save_window(ui.ctx(), path, None, app.screenshot_note.clone());
             }
             if let Some(note) = app.screenshot_note.lock().ok().and_then(|n| n.clone()) {
                 ui.label(RichText::new(note).weak());

@@ -71,6 +71,8 @@ pub struct Viewer {
     pub rects: [Option<Rect>; 4],
     /// Where "Save plan" / "Open plan" go (the input folder is never written to).
     pub plan_path: String,
+    /// Outcome of "Save view as PNG" (shared with the top bar's screenshot note).
+    pub screenshot_note: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Viewer {
@@ -102,6 +104,7 @@ impl Viewer {
             drawn: [false; 4],
             grids: [None, None, None, None],
             rects: [None; 4],
+            screenshot_note: Default::default(),
             plan_path: std::env::temp_dir()
                 .join(format!("margo-plan-{}.json", sanitize(&case_uid)))
                 .display()
@@ -187,6 +190,36 @@ impl Viewer {
         if response.double_clicked() {
             self.state.toggle_maximized(slot);
         }
+        // Right click without a drag (a drag is W/L): the view's menu.
+        response.context_menu(|ui| {
+            if ui.button("Save view as PNG").clicked() {
+                let secs = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let name = content.title().to_lowercase().replace(' ', "-");
+                let path = std::env::temp_dir().join(format!("margo-{name}-{secs}.png"));
+                super::capture::save_window(
+                    ui.ctx(),
+                    path,
+                    Some(rect),
+                    self.screenshot_note.clone(),
+                );
+                ui.close();
+            }
+            let label = if self.state.maximized == Some(slot) {
+                "Restore 2x2"
+            } else {
+                "Maximise"
+            };
+            if ui.button(label).clicked() {
+                self.state.toggle_maximized(slot);
+                ui.close();
+            }
+            if ui.button("Reset views (R)").clicked() {
+                self.state.reset_views();
+                ui.close();
+            }
+        });
         if content == SlotContent::ThreeD {
             self.three_d_ui(ui, slot, rect, &response, &painter);
         } else {
