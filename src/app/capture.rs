@@ -295,7 +295,7 @@ mod tests {
 
     #[test]
     fn crop_takes_the_region_and_clamps_to_the_image() {
-        let pixels = (0..12u8).map(|v| egui::Color32::from_gray(v)).collect();
+        let pixels = (0..12u8).map(egui::Color32::from_gray).collect();
         let image = egui::ColorImage::new([4, 3], pixels);
         let c = crop(
             &image,
