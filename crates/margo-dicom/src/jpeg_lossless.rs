@@ -77,6 +77,8 @@ struct Bits<'a> {
     pos: usize,
     acc: u64,
     n: u32,
+    /// Set on an invalid code; checked once per row (keeps the per-sample path branch-light).
+    bad: bool,
 }
 
 impl<'a> Bits<'a> {
@@ -86,6 +88,7 @@ impl<'a> Bits<'a> {
             pos,
             acc: 0,
             n: 0,
+            bad: false,
         }
     }
 
@@ -125,7 +128,7 @@ impl<'a> Bits<'a> {
     }
 
     #[inline(always)]
-    fn decode(&mut self, h: &Huffman) -> Result<u8, String> {
+    fn decode(&mut self, h: &Huffman) -> u8 {
         if self.n < 16 {
             self.refill();
         }
@@ -134,24 +137,56 @@ impl<'a> Bits<'a> {
         if len > 0 {
             self.acc <<= len;
             self.n -= u32::from(len);
-            return Ok(sym);
+            return sym;
         }
+        self.decode_long(h)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn decode_long(&mut self, h: &Huffman) -> u8 {
         let mut code = (self.acc >> (64 - FAST_BITS)) as i32;
         let mut len = FAST_BITS as usize;
         self.acc <<= FAST_BITS;
         self.n -= FAST_BITS;
         while code > h.max_code[len] {
             if len >= 16 {
-                return Err("invalid Huffman code".into());
+                self.bad = true;
+                return 0;
             }
             code = (code << 1) | self.bits(1) as i32;
             len += 1;
         }
         let idx = h.val_ptr[len] + code - h.min_code[len];
-        h.values
-            .get(idx as usize)
-            .copied()
-            .ok_or_else(|| "invalid Huffman code".to_string())
+        match h.values.get(idx as usize) {
+            Some(&v) => v,
+            None => {
+                self.bad = true;
+                0
+            }
+        }
+    }
+
+    /// One difference (T.81 H.1.2.2): a Huffman-coded category, then that many extra bits.
+    #[inline(always)]
+    fn diff(&mut self, h: &Huffman) -> i32 {
+        let ssss = u32::from(self.decode(h));
+        match ssss {
+            0 => 0,
+            1..=15 => {
+                let v = self.bits(ssss) as i32;
+                if v < 1 << (ssss - 1) {
+                    v - (1 << ssss) + 1
+                } else {
+                    v
+                }
+            }
+            16 => 32768,
+            _ => {
+                self.bad = true;
+                0
+            }
+        }
     }
 
     /// Discards buffered bits and skips a restart marker.
@@ -298,22 +333,6 @@ fn decode_scan(
     out.clear();
     out.resize(rows * cols, 0);
     let initial = 1i32 << (f.precision - pt - 1);
-    let diff = |bits: &mut Bits<'_>| -> Result<i32, String> {
-        let ssss = u32::from(bits.decode(h)?);
-        Ok(match ssss {
-            0 => 0,
-            16 => 32768,
-            1..=15 => {
-                let v = bits.bits(ssss) as i32;
-                if v < 1 << (ssss - 1) {
-                    v - (1 << ssss) + 1
-                } else {
-                    v
-                }
-            }
-            _ => return Err(format!("difference category {ssss}")),
-        })
-    };
     for r in 0..rows {
         // A restart interval (whole rows) starts like a scan: first row predicted from the left.
         let restarted = restart_rows != 0 && r % restart_rows == 0;
@@ -334,11 +353,14 @@ fn decode_scan(
         } else {
             i32::from(above[0])
         };
-        row[0] = (px0 + diff(bits)?) as u16;
+        row[0] = (px0 + bits.diff(h)) as u16;
         if first_line {
             for c in 1..cols {
                 let ra = i32::from(row[c - 1]);
-                row[c] = (ra + diff(bits)?) as u16;
+                row[c] = (ra + bits.diff(h)) as u16;
+            }
+            if bits.bad {
+                return Err("invalid Huffman code".into());
             }
             continue;
         }
@@ -349,7 +371,7 @@ fn decode_scan(
                     let rb = i32::from(above[c]);
                     let rc = i32::from(above[c - 1]);
                     let px: i32 = $pred(ra, rb, rc);
-                    row[c] = (px + diff(bits)?) as u16;
+                    row[c] = (px + bits.diff(h)) as u16;
                 }
             };
         }
@@ -361,6 +383,9 @@ fn decode_scan(
             5 => line!(|ra: i32, rb: i32, rc: i32| ra + ((rb - rc) >> 1)),
             6 => line!(|ra: i32, rb: i32, rc: i32| rb + ((ra - rc) >> 1)),
             _ => line!(|ra: i32, rb: i32, _rc| (ra + rb) >> 1),
+        }
+        if bits.bad {
+            return Err("invalid Huffman code".into());
         }
     }
     if pt > 0 {
@@ -489,8 +514,8 @@ mod tests {
         let h = Huffman::new(&counts, vec![5, 7]).unwrap();
         let data = [0b0101_0000u8];
         let mut b = Bits::new(&data, 0);
-        assert_eq!(b.decode(&h).unwrap(), 5);
-        assert_eq!(b.decode(&h).unwrap(), 7);
-        assert_eq!(b.decode(&h).unwrap(), 5);
+        assert_eq!(b.decode(&h), 5);
+        assert_eq!(b.decode(&h), 7);
+        assert_eq!(b.decode(&h), 5);
     }
 }
