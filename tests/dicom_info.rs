@@ -60,7 +60,10 @@ fn lidc_info_json_matches_simpleitk() {
             assert!((x - y).abs() < 1e-6, "{key}: margo {a:?}, SimpleITK {b:?}");
         }
     }
-    assert_eq!(s["voxel_sha256"], r["voxel_sha256"], "voxels differ from SimpleITK");
+    assert_eq!(
+        s["voxel_sha256"], r["voxel_sha256"],
+        "voxels differ from SimpleITK"
+    );
     assert_eq!(s["hu_min"], r["hu_min"]);
     assert_eq!(s["hu_max"], r["hu_max"]);
     let mean = (s["hu_mean"].as_f64().unwrap() - r["hu_mean"].as_f64().unwrap()).abs();
@@ -100,7 +103,9 @@ fn info_table_and_exit_codes() {
         let (code, stdout, _) = margo_info(&dir, false);
         assert_eq!(code, 0);
         assert!(stdout.contains("512 x 512 x 133"), "{stdout}");
-        assert!(stdout.contains("0.703125 x 0.703125 x 2.500000 mm"), "{stdout}");
+        assert!(
+            stdout.contains("0.703125 x 0.703125 x 2.500000 mm"),
+            "{stdout}"
+        );
     }
 }
-
