@@ -13,7 +13,7 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use margo_dicom::{LoadProgress, LoadedSeries, SkippedFile};
+use margo_dicom::{LoadProgress, LoadedSeries, SeriesMeta, SkippedFile};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -137,10 +137,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
 
     let mut loaded_json = Vec::new();
+    let mut loaded_meta = Vec::new();
     let mut failures = Vec::new();
     for summary in &report.series {
         match margo_dicom::load_series(summary, &progress) {
-            Ok(loaded) => loaded_json.push(series_json(&loaded, &report.skipped, args.json)),
+            Ok(loaded) => {
+                loaded_json.push(series_json(&loaded, &report.skipped, args.json));
+                loaded_meta.push(loaded.meta);
+            }
             Err(e) => failures.push(format!(
                 "series {} ({}, {} slices): {e}",
                 summary.series_uid, summary.modality, summary.slice_count
@@ -161,7 +165,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )?;
         writeln!(out)?;
     } else {
-        print_table(&report, &loaded_json);
+        print_table(&report, &loaded_json, &loaded_meta);
     }
     for f in &failures {
         eprintln!("not loaded: {f}");
@@ -182,7 +186,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_table(report: &margo_dicom::ScanReport, loaded: &[SeriesJson]) {
+fn print_table(report: &margo_dicom::ScanReport, loaded: &[SeriesJson], metas: &[SeriesMeta]) {
     println!(
         "{} series under {} ({} files skipped, {} non-DICOM ignored)",
         loaded.len(),
@@ -190,7 +194,7 @@ fn print_table(report: &margo_dicom::ScanReport, loaded: &[SeriesJson]) {
         report.skipped.len(),
         report.ignored.len()
     );
-    for s in loaded {
+    for (s, m) in loaded.iter().zip(metas) {
         println!();
         println!("series {}", s.series_uid);
         println!("  modality     {}  {}", s.modality, s.description);
@@ -216,6 +220,16 @@ fn print_table(report: &margo_dicom::ScanReport, loaded: &[SeriesJson]) {
             "  values       min {}  max {}  mean {:.2}",
             s.hu_min, s.hu_max, s.hu_mean
         );
+        println!("  header       {}", header_line(m));
+        println!(
+            "  encoding     {}{}",
+            m.transfer_syntaxes
+                .iter()
+                .map(|uid| margo_dicom::transfer_syntax_name(uid))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if m.lossy_compressed { " (lossy)" } else { "" }
+        );
         for w in &s.warnings {
             println!("  warning      {w}");
         }
@@ -223,4 +237,32 @@ fn print_table(report: &margo_dicom::ScanReport, loaded: &[SeriesJson]) {
     for s in &report.skipped {
         println!("skipped {}: {}", s.path.display(), s.reason);
     }
+}
+
+/// Display metadata on one line: what a reader checks before trusting the numbers.
+fn header_line(m: &SeriesMeta) -> String {
+    let mut parts = Vec::new();
+    if let Some(p) = &m.patient_position {
+        parts.push(format!("position {p}"));
+    }
+    if let Some(k) = &m.kernel {
+        parts.push(format!("kernel {k}"));
+    }
+    if let Some(t) = m.slice_thickness_mm {
+        parts.push(format!("thickness {t} mm"));
+    }
+    for w in &m.window_presets {
+        parts.push(format!("W/L {}/{}", w.width, w.center));
+    }
+    if let Some(p) = m.pixel_padding_value {
+        parts.push(format!("padding value {p} (stored)"));
+    }
+    if m.rescale_slope != 1.0 || m.rescale_intercept != 0.0 {
+        parts.push(format!(
+            "rescale {} x + {}",
+            m.rescale_slope, m.rescale_intercept
+        ));
+    }
+    parts.push(m.anonymisation.summary());
+    parts.join(", ")
 }
