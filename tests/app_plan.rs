@@ -142,3 +142,124 @@ fn segment_place_probe_and_drag_updates_metrics() {
     let image = h.render().expect("render");
     check_golden("plan_axial_overlays", &image);
 }
+
+/// Runs the plan session's worker jobs to completion (no window needed).
+fn finish(plan: &mut margo::app::plan_bridge::PlanSession) {
+    let start = std::time::Instant::now();
+    plan.poll();
+    while plan.busy() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(120),
+            "planning worker hangs"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        plan.poll();
+    }
+}
+
+#[test]
+fn open_plan_adopts_the_saved_mask_and_report_exports_html_with_views() {
+    use margo::app::plan_bridge::PlanSession;
+    let case = chest_case();
+    let uid = case.info.series_uid.clone();
+    let nodule = Point3::from(NODULE_CENTRE);
+    let mut plan = PlanSession::new(case.volume.clone(), &uid);
+    plan.segment(nodule);
+    finish(&mut plan);
+    let shaft = margo_volume::nalgebra::Vector3::new(60.0, 40.0, 0.0).normalize();
+    plan.add_probe(nodule + shaft * 10.0, nodule - shaft * 70.0);
+    plan.notes = "follow-up CT in 4 weeks <urgent>".into();
+    finish(&mut plan);
+    let seg = plan.segmentation.clone().expect("segmented");
+    let metrics = plan.metrics.clone().expect("metrics");
+
+    let dir = std::env::temp_dir().join(format!("margo-app-plan-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let saved = dir.join("plan.json");
+    plan.save(&saved).unwrap();
+
+    // Unchanged file: the same mask, statistics, probes, notes and metrics come back.
+    let mut back = PlanSession::new(case.volume.clone(), &uid);
+    back.load(&saved).unwrap();
+    finish(&mut back);
+    let s2 = back.segmentation.clone().expect("adopted");
+    assert_eq!(s2.mask.labels(), seg.mask.labels());
+    assert_eq!(s2.volume_ml, seg.volume_ml);
+    // (JSON numbers may come back one ulp off.)
+    assert_eq!(back.probes.len(), 1);
+    let (a, b) = (&back.probes[0], &plan.probes[0]);
+    assert!((a.tip - b.tip).norm() < 1e-9 && (a.entry - b.entry).norm() < 1e-9);
+    assert_eq!((a.device, a.setting), (b.device, b.setting));
+    assert_eq!(back.notes, plan.notes);
+    let m2 = back.metrics.clone().expect("metrics after open");
+    assert!((m2.coverage_tumour_pct - metrics.coverage_tumour_pct).abs() < 1e-6);
+    assert!((m2.min_margin_mm - metrics.min_margin_mm).abs() < 1e-6);
+    assert_eq!(back.status, None);
+
+    // An edited mask (one voxel less than a fresh segmentation gives) is used as saved, not
+    // re-segmented from the seed.
+    let mut file = margo_plan::planfile::PlanFile::load(&saved).unwrap();
+    let mut mask = file
+        .validate_against(&saved, &uid, case.volume.geometry())
+        .unwrap();
+    let d = mask.dims();
+    let first = mask.labels().iter().position(|&l| l != 0).unwrap();
+    mask.set(
+        first % d[0],
+        (first / d[0]) % d[1],
+        first / (d[0] * d[1]),
+        false,
+    );
+    file.segmentation.mask =
+        margo_plan::planfile::SavedMask::from_mask(&mask, file.segmentation.mask.first_voxel);
+    let edited = dir.join("edited.json");
+    file.save(&edited).unwrap();
+    let mut adopted = PlanSession::new(case.volume.clone(), &uid);
+    adopted.load(&edited).unwrap();
+    finish(&mut adopted);
+    let s3 = adopted.segmentation.clone().expect("adopted");
+    assert_eq!(s3.mask.labels(), mask.labels());
+    assert_eq!(s3.mask.count(), seg.mask.count() - 1);
+    assert!(
+        adopted
+            .status
+            .as_deref()
+            .unwrap_or("")
+            .contains("saved nodule mask"),
+        "{:?}",
+        adopted.status
+    );
+
+    // Export: HTML page, its PNGs in NAME_files/, JSON beside it; no temporary files left.
+    let report = back.report("Chest <b>bold</b>").unwrap();
+    let html_path = dir.join("plan.report.html");
+    let red = eframe::egui::ColorImage::new([4, 3], vec![eframe::egui::Color32::RED; 12]);
+    let views = vec![("Axial".to_owned(), red.clone()), ("3D".to_owned(), red)];
+    margo::app::capture::write_report(&html_path, &report, &views).unwrap();
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(
+        html.contains("<img src=\"plan.report_files/axial.png\""),
+        "{html}"
+    );
+    assert!(html.contains("<img src=\"plan.report_files/3d.png\""));
+    assert!(html.contains("Chest &lt;b&gt;bold&lt;/b&gt;") && !html.contains("<b>bold"));
+    assert!(html.contains("&lt;urgent&gt;") && html.contains("not a guarantee"));
+    assert!(html.contains(&format!("{:.1}%", metrics.coverage_tumour_pct)));
+    let files = dir.join("plan.report_files");
+    for name in ["axial.png", "3d.png"] {
+        let decoder = png::Decoder::new(std::io::BufReader::new(
+            std::fs::File::open(files.join(name)).unwrap(),
+        ));
+        let info = decoder.read_info().unwrap();
+        assert_eq!((info.info().width, info.info().height), (4, 3));
+    }
+    assert!(dir.join("plan.report.json").exists());
+    for d in [&dir, &files] {
+        for e in std::fs::read_dir(d).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(!name.ends_with(".tmp"), "left behind {name}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -116,6 +116,24 @@ fn json_output_has_the_documented_shape_and_plans_round_trip() {
     let md = std::fs::read_to_string(&report).unwrap();
     assert!(md.contains("not a guarantee") && md.contains("segmentation-eval"));
     assert!(tmp.join("report.json").exists());
+    // The same report as a self-contained HTML page when the name ends in .html.
+    let html_path = tmp.join("report.html");
+    let out = margo()
+        .args([
+            "plan",
+            dir,
+            "--load",
+            plan.to_str().unwrap(),
+            "--report",
+            html_path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(html.contains("not a guarantee") && html.contains("segmentation-eval"));
+    assert!(html.contains("Coverage and margins") && !html.to_lowercase().contains("<script"));
 
     // Bad plan files are refused with the path and the problem.
     let text = std::fs::read_to_string(&plan).unwrap();

@@ -195,6 +195,81 @@ pub fn save_png(path: &Path, image: &egui::ColorImage) -> anyhow::Result<()> {
         .with_context(|| format!("saving screenshot {}", path.display()))
 }
 
+/// "Export report": on the next frame, crops each view from the window and writes the HTML
+/// report with those PNGs (see [`write_report`]); the outcome lands in `note`.
+pub fn export_report(
+    ctx: &egui::Context,
+    report: margo_plan::report::PlanReport,
+    html_path: PathBuf,
+    views: Vec<(String, egui::Rect)>,
+    note: Arc<Mutex<Option<String>>>,
+) {
+    let repaint = ctx.clone();
+    let ppp = ctx.pixels_per_point();
+    ctx.request_screenshot(move |image| {
+        let images: Vec<(String, egui::ColorImage)> = views
+            .iter()
+            .map(|(caption, rect)| (caption.clone(), crop(&image, *rect, ppp)))
+            .filter(|(_, img)| img.size[0] > 0 && img.size[1] > 0)
+            .collect();
+        let msg = match write_report(&html_path, &report, &images) {
+            Ok(()) => format!("wrote {}", html_path.display()),
+            Err(e) => format!("report failed: {e:#}"),
+        };
+        if let Ok(mut n) = note.lock() {
+            *n = Some(msg);
+        }
+        repaint.request_repaint();
+    });
+}
+
+/// The folder beside `html_path` that holds its images: `NAME_files` for `NAME.html`.
+pub fn report_files_dir(html_path: &Path) -> PathBuf {
+    let stem = html_path
+        .file_stem()
+        .map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
+    html_path.with_file_name(format!("{stem}_files"))
+}
+
+/// Writes `NAME_files/<view>.png` for each view, the JSON report as `NAME.json`, then the HTML
+/// page `NAME.html` last (each file atomically), so the page never points at missing images.
+pub fn write_report(
+    html_path: &Path,
+    report: &margo_plan::report::PlanReport,
+    views: &[(String, egui::ColorImage)],
+) -> anyhow::Result<()> {
+    let dir = report_files_dir(html_path);
+    let dir_name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut images = Vec::new();
+    for (n, (caption, image)) in views.iter().enumerate() {
+        // File names from the caption, reduced to safe characters (and unique).
+        let mut name: String = caption
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        if name.is_empty()
+            || images
+                .iter()
+                .any(|(_, p): &(String, String)| p.ends_with(&format!("/{name}.png")))
+        {
+            name = format!("{name}-{n}");
+        }
+        let file = format!("{name}.png");
+        save_png(&dir.join(&file), image)?;
+        images.push((caption.clone(), format!("{dir_name}/{file}")));
+    }
+    super::recent::write_atomically(
+        &html_path.with_extension("json"),
+        report.to_json().as_bytes(),
+    )?;
+    super::recent::write_atomically(html_path, report.to_html(&images).as_bytes())
+        .with_context(|| format!("writing report {}", html_path.display()))
+}
+
 /// Frame-time measurement: scrolling, then dragging a probe end.
 struct Bench {
     frames: usize,

@@ -516,12 +516,32 @@ fn plan_files(v: &mut Viewer, ui: &mut egui::Ui) {
                 v.plan.status = Some(format!("{e:#}"));
             }
         }
-        if ui.button("Export report").clicked() {
-            let path = std::path::PathBuf::from(&v.plan_path).with_extension("report.md");
-            v.plan.status = Some(match v.plan.export_report(&path) {
-                Ok(()) => format!("wrote {}", path.display()),
-                Err(e) => format!("{e:#}"),
-            });
+        if ui
+            .button("Export report")
+            .on_hover_text("HTML report with PNGs of the views as shown (and the JSON report)")
+            .clicked()
+        {
+            let path = std::path::PathBuf::from(&v.plan_path).with_extension("report.html");
+            match v.plan.report(&v.case.info.description) {
+                Ok(report) => {
+                    // The views as shown now, cropped from the next frame of the window.
+                    let views = (0..4)
+                        .filter_map(|slot| {
+                            let rect = v.rects[slot]?;
+                            Some((v.state.slots[slot].content.title(), rect))
+                        })
+                        .collect();
+                    super::capture::export_report(
+                        ui.ctx(),
+                        report,
+                        path.clone(),
+                        views,
+                        v.screenshot_note.clone(),
+                    );
+                    v.plan.status = Some(format!("exporting {} (see top bar)", path.display()));
+                }
+                Err(e) => v.plan.status = Some(format!("{e:#}")),
+            }
         }
     });
 }

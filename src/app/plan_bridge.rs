@@ -94,8 +94,17 @@ pub fn device_choices() -> Vec<DeviceChoice> {
         .collect()
 }
 
+/// A saved segmentation to adopt as it is (Open plan).
+struct SavedSeg {
+    seed: Point3<f64>,
+    params: SegmentParams,
+    mask: Mask,
+    crop_first_voxel: [usize; 3],
+}
+
 enum Job {
     Segment(Point3<f64>, SegmentParams),
+    Adopt(Box<SavedSeg>),
     Metrics(
         u64,
         Arc<TumourModel>,
@@ -105,8 +114,12 @@ enum Job {
     ),
 }
 
+/// A segmentation and its margin model, or why there is none.
+type SegResult = Result<(Arc<Segmentation>, Arc<TumourModel>), String>;
+
 enum Done {
-    Segmented(Result<(Arc<Segmentation>, Arc<TumourModel>), String>),
+    /// The segmentation, and a note for the panel (None clears it).
+    Segmented(SegResult, Option<String>),
     Metrics(u64, MetricsView),
 }
 
@@ -123,6 +136,8 @@ pub struct PlanSession {
     metrics_running: bool,
     metrics_pending: bool,
     pub segment_params: SegmentParams,
+    /// Free-text notes of the plan (kept through open/save, shown in the report).
+    pub notes: String,
     pub segmentation: Option<SegmentationView>,
     mask_generation: u64,
     pub zones: Vec<Ellipsoid>,
@@ -151,6 +166,7 @@ impl PlanSession {
             metrics_running: false,
             metrics_pending: false,
             segment_params: SegmentParams::default(),
+            notes: String::new(),
             segmentation: None,
             mask_generation: 0,
             zones: Vec::new(),
@@ -190,7 +206,7 @@ impl PlanSession {
         while let Ok(done) = self.done_rx.try_recv() {
             self.jobs_running = self.jobs_running.saturating_sub(1);
             match done {
-                Done::Segmented(Ok((seg, model))) => {
+                Done::Segmented(Ok((seg, model)), note) => {
                     let st = &seg.stats;
                     self.segmentation = Some(SegmentationView {
                         seed_in_world: Point3::from(seg.seed_lps_mm),
@@ -203,10 +219,10 @@ impl PlanSession {
                     });
                     self.seg = Some((seg, model));
                     self.mask_generation += 1;
-                    self.status = None;
+                    self.status = note;
                     self.recompute();
                 }
-                Done::Segmented(Err(e)) => self.status = Some(e),
+                Done::Segmented(Err(e), _) => self.status = Some(e),
                 Done::Metrics(revision, m) => {
                     self.metrics_running = false;
                     if revision == self.revision {
@@ -229,7 +245,13 @@ impl PlanSession {
             .name("margo-plan".into())
             .spawn(move || {
                 let done = match job {
-                    Job::Segment(seed, params) => Done::Segmented(segment(&volume, seed, params)),
+                    Job::Segment(seed, params) => {
+                        Done::Segmented(segment(&volume, seed, params), None)
+                    }
+                    Job::Adopt(saved) => {
+                        let (result, note) = adopt(&volume, *saved);
+                        Done::Segmented(result, note)
+                    }
                     Job::Metrics(revision, model, zones, probes, seg) => {
                         Done::Metrics(revision, metrics(&volume, &model, &zones, &probes, &seg))
                     }
@@ -407,7 +429,7 @@ impl PlanSession {
             },
             probes: self.specs(),
             zone_options: self.zone_options(),
-            notes: String::new(),
+            notes: self.notes.clone(),
         })
     }
 
@@ -418,12 +440,13 @@ impl PlanSession {
             .with_context(|| format!("saving plan {}", path.display()))
     }
 
-    /// Opens a plan saved for this series: probes, tissue factor, and the segmentation
-    /// (re-run from its seed and parameters on the worker).
+    /// Opens a plan saved for this series: probes, tissue factor, notes, and the saved nodule
+    /// mask as it is (its seed and parameters kept for later edits; see [`adopt`]).
     pub fn load(&mut self, path: &std::path::Path) -> anyhow::Result<()> {
         let plan = margo_plan::planfile::PlanFile::load(path)
             .with_context(|| format!("opening plan {}", path.display()))?;
-        plan.validate_against(path, &self.series_uid, self.volume.geometry())
+        let saved_mask = plan
+            .validate_against(path, &self.series_uid, self.volume.geometry())
             .with_context(|| format!("plan {} does not fit this series", path.display()))?;
         let mut probes = Vec::new();
         for spec in &plan.probes {
@@ -450,13 +473,22 @@ impl PlanSession {
         self.tissue = plan.zone_options.tissue_scale.clone();
         self.tissue_scale = self.tissue.long;
         self.segment_params = plan.segmentation.params.clone();
-        self.segment(Point3::from(plan.segmentation.seed_lps_mm));
+        self.notes = plan.notes.clone();
+        self.spawn(Job::Adopt(Box::new(SavedSeg {
+            seed: Point3::from(plan.segmentation.seed_lps_mm),
+            params: plan.segmentation.params.clone(),
+            mask: saved_mask,
+            crop_first_voxel: plan.segmentation.mask.first_voxel,
+        })));
         self.recompute();
         Ok(())
     }
 
-    /// Writes the report (Markdown, readable as is; JSON beside it with the same stem).
-    pub fn export_report(&self, path: &std::path::Path) -> anyhow::Result<()> {
+    /// The report of the current plan (metrics and findings computed now, on this thread).
+    pub fn report(
+        &self,
+        series_description: &str,
+    ) -> anyhow::Result<margo_plan::report::PlanReport> {
         let (seg, model) = self
             .seg
             .as_ref()
@@ -475,21 +507,64 @@ impl PlanSession {
             Some(&seg.mask),
             Some(&metrics),
         );
-        let report = margo_plan::report::PlanReport {
+        Ok(margo_plan::report::PlanReport {
             disclaimer: margo_plan::DISCLAIMER.to_owned(),
             series_uid: self.series_uid.clone(),
+            series_description: series_description.to_owned(),
             nodule: seg.stats.clone(),
-            threshold_used_hu: Some(seg.threshold_used_hu),
+            threshold_used_hu: Some(seg.threshold_used_hu).filter(|t| t.is_finite()),
             probes: specs,
             zones: planned.shapes.clone(),
             cryo_lethal_inset_mm: planned.lethal_inset_mm,
             tissue_scale: self.zone_options().tissue_scale,
             metrics: Some(metrics),
             findings,
-        };
-        super::recent::write_atomically(path, report.to_markdown().as_bytes())?;
-        super::recent::write_atomically(&path.with_extension("json"), report.to_json().as_bytes())
+            notes: self.notes.clone(),
+        })
     }
+}
+
+/// A saved mask becomes the segmentation as it is. Its statistics come from a fresh run at the
+/// saved seed when that run gives the very same mask (the partial-volume volume needs the
+/// run's HU levels), else from the mask alone, and the panel says so.
+fn adopt(volume: &Volume<i16>, saved: SavedSeg) -> (SegResult, Option<String>) {
+    let fresh = margo_plan::segment(volume, saved.seed.coords.into(), &saved.params).ok();
+    let (stats, threshold, opening, note) = match fresh {
+        Some(f)
+            if f.crop_first_voxel == saved.crop_first_voxel
+                && f.mask.dims() == saved.mask.dims()
+                && f.mask.labels() == saved.mask.labels() =>
+        {
+            (f.stats, f.threshold_used_hu, f.opening_used_mm, None)
+        }
+        _ => match margo_plan::segment::nodule_stats(&saved.mask) {
+            Some(st) => (
+                st,
+                f64::NAN,
+                f64::NAN,
+                Some(
+                    "opened the saved nodule mask (a fresh segmentation at its seed differs; \
+                     volume from the mask's voxels)"
+                        .to_owned(),
+                ),
+            ),
+            None => return (Err("the saved nodule mask is empty".into()), None),
+        },
+    };
+    let model = match TumourModel::new(&saved.mask) {
+        Ok(m) => m,
+        Err(e) => return (Err(format!("margin model: {e}")), None),
+    };
+    let seg = Segmentation {
+        mask: saved.mask,
+        crop_first_voxel: saved.crop_first_voxel,
+        seed_lps_mm: saved.seed.coords.into(),
+        params: saved.params,
+        threshold_used_hu: threshold,
+        opening_used_mm: opening,
+        stats,
+    };
+    (Ok((Arc::new(seg), Arc::new(model))), note)
 }
 
 fn segment(

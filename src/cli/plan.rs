@@ -49,7 +49,8 @@ pub struct Args {
     /// Load a saved plan instead of --seed/--probe.
     #[arg(long, conflicts_with_all = ["seed", "probes"])]
     pub load: Option<PathBuf>,
-    /// Write the full report as Markdown (and the full JSON report next to it, .json).
+    /// Write the full report: HTML when the name ends in .html, else Markdown (and the full JSON
+    /// report next to it, .json).
     #[arg(long)]
     pub report: Option<PathBuf>,
     /// Print one JSON object on stdout.
@@ -179,6 +180,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let report = PlanReport {
         disclaimer: margo_plan::DISCLAIMER.to_owned(),
         series_uid: series_uid.clone(),
+        series_description: series.meta.description.clone(),
         nodule: stats,
         threshold_used_hu: threshold,
         probes: probes.clone(),
@@ -187,6 +189,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         tissue_scale: options.tissue_scale.clone(),
         metrics,
         findings,
+        notes: notes.clone(),
     };
 
     if let Some(path) = &args.save {
@@ -209,7 +212,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("saving the plan to {}", path.display()))?;
     }
     if let Some(path) = &args.report {
-        margo_plan::planfile::write_atomic(path, report.to_markdown().as_bytes())
+        let is_html = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
+        let text = if is_html {
+            report.to_html(&[])
+        } else {
+            report.to_markdown()
+        };
+        margo_plan::planfile::write_atomic(path, text.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
         let json_path = path.with_extension("json");
         margo_plan::planfile::write_atomic(&json_path, report.to_json().as_bytes())

@@ -5,7 +5,7 @@
 //! Flow: [`segment::segment`] a nodule from a seed -> [`metrics::TumourModel::new`] once ->
 //! [`zones::build_zones`] from the probes -> [`metrics::TumourModel::evaluate`] for coverage and
 //! margins (fast enough to run on every probe move) -> [`findings`] for trajectory and selection
-//! risks -> [`planfile`] to save/load -> [`report`] for JSON/Markdown.
+//! risks -> [`planfile`] to save/load -> [`report`] for JSON/Markdown/HTML.
 //!
 //! Medical honesty: zone sizes come from vendors' ex vivo liver data, animal studies and phantoms
 //! (each row says which). A plan is a planning aid, never a guarantee of the zone a device makes.
