@@ -6,6 +6,7 @@ mod app_common;
 
 use app_common::{NODULE_CENTRE, check_golden, chest_case, harness_with, settle};
 use eframe::egui::{Event, Modifiers, PointerButton, Pos2, Vec2};
+use egui_kittest::kittest::Queryable;
 use margo::app::MargoApp;
 use margo::app::state::Tool;
 use margo_volume::nalgebra::Point3;
@@ -141,6 +142,51 @@ fn segment_place_probe_and_drag_updates_metrics() {
     settle(&mut h, 500);
     let image = h.render().expect("render");
     check_golden("plan_axial_overlays", &image);
+
+    // "Export report" (after the snapshots: it changes the status texts): the HTML page and a
+    // PNG of each view as shown, cropped from the window.
+    let dir = std::env::temp_dir().join(format!("margo-app-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    {
+        let v = h.state_mut().viewer_mut().unwrap();
+        v.state.maximized = None;
+        v.plan_path = dir.join("case.json").display().to_string();
+    }
+    // Tall enough that the side panel's buttons are on screen.
+    h.set_size(Vec2::new(1280.0, 1250.0));
+    settle(&mut h, 300);
+    h.get_by_label("Export report").click();
+    settle(&mut h, 5);
+    let html_path = dir.join("case.report.html");
+    let html = std::fs::read_to_string(&html_path).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {:?} / {:?}",
+            h.state().viewer().unwrap().plan.status,
+            h.state().viewer().unwrap().screenshot_note
+        )
+    });
+    assert!(html.contains("not a guarantee") && html.contains("Synthetic chest (test)"));
+    for name in ["axial", "coronal", "sagittal", "3d"] {
+        let file = dir.join("case.report_files").join(format!("{name}.png"));
+        assert!(
+            html.contains(&format!("src=\"case.report_files/{name}.png\"")),
+            "{name}"
+        );
+        let img = image::open(&file)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+            .to_rgba8();
+        assert!(img.width() > 100 && img.height() > 100, "{name}");
+        // A view, not a blank rectangle: many distinct grey levels.
+        let mut levels: Vec<u8> = img.pixels().map(|p| p[1]).collect();
+        levels.sort_unstable();
+        levels.dedup();
+        assert!(
+            levels.len() > 20,
+            "{name} looks blank ({} levels)",
+            levels.len()
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Runs the plan session's worker jobs to completion (no window needed).
