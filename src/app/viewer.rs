@@ -180,13 +180,6 @@ impl Viewer {
         let response = ui.interact(rect, id, Sense::click_and_drag());
         let painter = ui.painter_at(rect);
         let content = self.state.slots[slot].content;
-        if response.clicked() || response.double_clicked() {
-            eprintln!(
-                "DBG slot {slot} clicked {} double {}",
-                response.clicked(),
-                response.double_clicked()
-            );
-        }
         if response.double_clicked() {
             self.state.toggle_maximized(slot);
         }
