@@ -56,6 +56,8 @@ struct ThreeD {
     last_overlay: Option<(Shapes, u64)>,
     overlay_since: std::time::Instant,
     shown: Option<(RaycastView, TextureHandle)>,
+    /// The shown image has no transparent pixel, so no background is needed under it.
+    shown_opaque: bool,
     error: Option<String>,
 }
 
@@ -236,6 +238,7 @@ impl ViewImages {
                 show_overlays: true,
                 line_width_px: 1.5 * ppp,
             };
+            painter.rect_filled(rect, 0.0, super::viewer::VIEW_BACKGROUND);
             add_callback(painter, rect, slot, Frame::Mpr(view));
             if let Some(e) = &g.error {
                 painter.text(
@@ -301,7 +304,15 @@ impl ViewImages {
         _plan: &PlanSession,
         interacting: bool,
     ) -> bool {
-        painter.rect_filled(rect, 0.0, Color32::from_gray(8));
+        // Filled at the end unless an opaque image covers the rect: on a software rasteriser
+        // each layer of fragments costs (BENCHMARKS.md, desktop app frame time).
+        let background = painter.add(egui::Shape::Noop);
+        let fill = |painter: &egui::Painter| {
+            painter.set(
+                background,
+                egui::Shape::rect_filled(rect, 0.0, Color32::from_gray(8)),
+            );
+        };
         if let Some(g) = &self.gpu {
             let ppp = ui.ctx().pixels_per_point() as f64;
             // Half resolution and coarse steps while dragging, full quality when still.
@@ -355,6 +366,7 @@ impl ViewImages {
                     last_overlay: None,
                     overlay_since: std::time::Instant::now(),
                     shown: None,
+                    shown_opaque: false,
                     error: None,
                 }
             });
@@ -362,6 +374,7 @@ impl ViewImages {
                 t.shown_serial = done.serial;
                 match done.result {
                     Ok(img) => {
+                        t.shown_opaque = img.pixels.chunks_exact(4).all(|p| p[3] == u8::MAX);
                         let image = egui::ColorImage::from_rgba_unmultiplied(
                             [img.width as usize, img.height as usize],
                             &img.pixels,
@@ -411,6 +424,9 @@ impl ViewImages {
                 });
                 t.requested = Some(wanted.clone());
             }
+            if !(t.shown.is_some() && t.shown_opaque) {
+                fill(painter);
+            }
             if let Some((_, tex)) = &t.shown {
                 painter.image(
                     tex.id(),
@@ -443,6 +459,7 @@ impl ViewImages {
             }
             return complete;
         }
+        fill(painter);
         painter.text(
             rect.center(),
             Align2::CENTER_CENTER,
