@@ -5,8 +5,10 @@
 //! - [`viewer`]: the 2x2 views and their interaction; [`panels`]: side panel and top bar.
 //! - [`render_bridge`]: how a view's image is produced (GPU through margo-render when
 //!   available, else the CPU reslice); [`plan_bridge`]: margo-plan behind one small API.
-//! - [`capture`]: `--screenshot` and `--bench-frames`.
+//! - [`capture`]: `--screenshot` and `--bench-frames`; [`blit`]: opaque CPU-made view images
+//!   drawn by a minimal wgpu pipeline (cheaper than egui's on a software rasteriser).
 
+pub mod blit;
 pub mod capture;
 pub mod case;
 pub mod cpu_view;

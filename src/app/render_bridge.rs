@@ -30,7 +30,11 @@ struct MprKey {
 
 struct CachedMpr {
     key: MprKey,
-    texture: TextureHandle,
+    /// Drawn by egui when there is no wgpu device (else by [`super::blit`]).
+    texture: Option<TextureHandle>,
+    image: Arc<egui::ColorImage>,
+    /// Changes with the image, so the blit uploads only then.
+    generation: u64,
 }
 
 /// The renderer lives in egui_wgpu's callback resources (the paint callback needs it there).
@@ -58,6 +62,8 @@ struct ThreeD {
     shown: Option<(RaycastView, TextureHandle)>,
     /// The shown image has no transparent pixel, so no background is needed under it.
     shown_opaque: bool,
+    /// The shown image, for [`super::blit`] when opaque.
+    shown_image: Option<Arc<egui::ColorImage>>,
     error: Option<String>,
 }
 
@@ -270,22 +276,45 @@ impl ViewImages {
                 step,
                 plan.mask(),
             );
-            match cached {
-                Some(c) => {
-                    c.texture.set(image, TextureOptions::LINEAR);
-                    c.key = key;
+            let image = Arc::new(image);
+            let generation = cached.as_ref().map_or(0, |c| c.generation + 1);
+            // With a wgpu device the blit draws it; egui's texture is made only without one.
+            let texture = match (&self.gpu, cached.take().and_then(|c| c.texture)) {
+                (Some(_), _) => None,
+                (None, Some(mut t)) => {
+                    t.set(image.as_ref().clone(), TextureOptions::LINEAR);
+                    Some(t)
                 }
-                None => {
-                    let texture =
-                        ui.ctx()
-                            .load_texture(format!("mpr-{slot}"), image, TextureOptions::LINEAR);
-                    *cached = Some(CachedMpr { key, texture });
-                }
-            }
+                (None, None) => Some(ui.ctx().load_texture(
+                    format!("mpr-{slot}"),
+                    image.as_ref().clone(),
+                    TextureOptions::LINEAR,
+                )),
+            };
+            *cached = Some(CachedMpr {
+                key,
+                texture,
+                image,
+                generation,
+            });
         }
-        if let Some(c) = cached {
+        if let Some(c) = cached.as_ref() {
+            if let (Some(g), None) = (&self.gpu, &c.texture) {
+                super::blit::add(
+                    painter,
+                    rect,
+                    slot,
+                    c.image.clone(),
+                    c.generation,
+                    g.render_state.target_format,
+                );
+                return true;
+            }
+            let Some(texture) = &c.texture else {
+                return true;
+            };
             painter.image(
-                c.texture.id(),
+                texture.id(),
                 rect,
                 Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
                 Color32::WHITE,
@@ -367,6 +396,7 @@ impl ViewImages {
                     overlay_since: std::time::Instant::now(),
                     shown: None,
                     shown_opaque: false,
+                    shown_image: None,
                     error: None,
                 }
             });
@@ -379,6 +409,7 @@ impl ViewImages {
                             [img.width as usize, img.height as usize],
                             &img.pixels,
                         );
+                        t.shown_image = Some(Arc::new(image.clone()));
                         match &mut t.shown {
                             Some((v, tex)) => {
                                 tex.set(image, TextureOptions::LINEAR);
@@ -427,7 +458,16 @@ impl ViewImages {
             if !(t.shown.is_some() && t.shown_opaque) {
                 fill(painter);
             }
-            if let Some((_, tex)) = &t.shown {
+            if let (true, Some(image)) = (t.shown_opaque, &t.shown_image) {
+                super::blit::add(
+                    painter,
+                    rect,
+                    BLIT_KEY_3D,
+                    image.clone(),
+                    t.shown_serial,
+                    g.render_state.target_format,
+                );
+            } else if let Some((_, tex)) = &t.shown {
                 painter.image(
                     tex.id(),
                     rect,
@@ -470,6 +510,9 @@ impl ViewImages {
         true
     }
 }
+
+/// The 3D view's key in [`super::blit`] (the 2D views use their slot number).
+const BLIT_KEY_3D: usize = 100;
 
 fn render_window(w: WindowLevel) -> margo_render::WindowLevel {
     margo_render::WindowLevel::new(w.center_hu, w.width_hu).unwrap_or_default()

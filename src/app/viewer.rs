@@ -826,3 +826,30 @@ fn shadow_text(
     }
     painter.text(pos, align, text, font, color);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The views and the gaps between them cover the whole views area (nothing shows the
+    /// clear colour now that the panel has no fill), and the gaps do not cover any view.
+    #[test]
+    fn slot_rects_and_gaps_tile_the_views_area() {
+        let full = Rect::from_min_size(egui::pos2(0.0, 24.0), Vec2::new(977.5, 775.0));
+        for maximized in [None, Some(2)] {
+            let rects: Vec<Rect> = slot_rects(full, maximized).iter().map(|r| r.1).collect();
+            let gaps = slot_gaps(full, maximized);
+            for y in (24..799).step_by(3) {
+                for x in (0..977).step_by(3) {
+                    let p = egui::pos2(x as f32 + 0.5, y as f32 + 0.5);
+                    let in_view = rects.iter().filter(|r| r.contains(p)).count();
+                    let in_gap = gaps.iter().any(|g| g.contains(p));
+                    assert!(
+                        (in_view == 1) != in_gap,
+                        "{p:?}: {in_view} views, gap {in_gap} ({maximized:?})"
+                    );
+                }
+            }
+        }
+    }
+}
