@@ -1,9 +1,10 @@
 //! CPU rendering of an MPR view into an image: the fallback when the GPU renderer is not
 //! available (and the reference behaviour the GPU path must match). Samples margo-volume's
-//! reslice (same pixel mapping as the GPU), applies the slab projection and window/level.
+//! `reslice_fast` (bit-identical to `reslice`, separable on axis-aligned planes; same pixel
+//! mapping as the GPU), applies the slab projection and window/level.
 
 use eframe::egui::{Color32, ColorImage};
-use margo_volume::{Interpolation, Mask, SliceGrid, Volume, reslice::reslice};
+use margo_volume::{Interpolation, Mask, SliceGrid, Volume, reslice::reslice_fast};
 
 use super::state::{SlabMode, WindowLevel};
 
@@ -26,14 +27,14 @@ pub fn render_mpr(
     mask: Option<&Mask>,
 ) -> ColorImage {
     let values: Vec<Option<f32>> = match slab {
-        SlabMode::Thin => reslice(volume, grid, Interpolation::Linear),
+        SlabMode::Thin => reslice_fast(volume, grid, Interpolation::Linear),
         _ => {
             let n = slab_planes(slab_thickness_mm, slab_step_mm);
             let mut acc: Vec<Option<f32>> = vec![None; grid.width() * grid.height()];
             for p in 0..n {
                 let offset =
                     (p as f64 + 0.5) / n as f64 * slab_thickness_mm - slab_thickness_mm / 2.0;
-                let plane = reslice(volume, &grid.shifted(offset), Interpolation::Linear);
+                let plane = reslice_fast(volume, &grid.shifted(offset), Interpolation::Linear);
                 for (a, v) in acc.iter_mut().zip(plane) {
                     let Some(v) = v else { continue };
                     *a = Some(match (*a, slab) {
