@@ -309,3 +309,69 @@ fn open_plan_adopts_the_saved_mask_and_report_exports_html_with_views() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn probe_eye_views_contain_the_shaft_and_cut_across_the_tip() {
+    use margo::app::state::SlotContent;
+    use margo_volume::nalgebra::Vector3;
+    let mut h = harness_with(Default::default(), |app| app.show_case(chest_case()));
+    settle(&mut h, 1);
+    // An oblique shaft (not along any voxel axis), tip by the nodule.
+    let nodule = Point3::from(NODULE_CENTRE);
+    let tip = nodule + Vector3::new(3.0, 4.0, 5.0);
+    let entry = nodule + Vector3::new(-60.0, -40.0, 30.0);
+    h.state_mut()
+        .viewer_mut()
+        .unwrap()
+        .plan
+        .add_probe(tip, entry);
+    settle(&mut h, 1);
+    // The side panel's button (in the collapsed "Views" section) switches slots 3 and 4 to
+    // the probe's-eye planes.
+    h.get_by_label("Views: slab, oblique, 3D").click();
+    h.run_steps(2);
+    h.get_by_label("P1 views").click();
+    settle(&mut h, 1);
+    let v = h.state().viewer().unwrap();
+    assert_eq!(v.state.slots[2].content, SlotContent::ProbeAcross(0));
+    assert_eq!(v.state.slots[3].content, SlotContent::ProbeAlong(0));
+    let shaft = (tip - entry).normalize();
+    let inside = |g: &margo_volume::SliceGrid, p: &Point3<f64>| {
+        let (x, y, _) = g.screen_from_world(p);
+        x >= 0.0 && y >= 0.0 && x < g.width() as f64 && y < g.height() as f64
+    };
+
+    // Along the shaft: tip, entry and the midpoint lie in the drawn plane; the view is centred
+    // on the tip, the shaft runs straight up the screen from it towards the entry.
+    let along = v.grids[3].as_ref().expect("along-shaft view drawn");
+    let (tip_x, tip_y, _) = along.screen_from_world(&tip);
+    assert!(
+        inside(along, &tip),
+        "tip off screen in the along-shaft view"
+    );
+    assert!(inside(along, &(tip - shaft * 20.0)), "shaft off screen");
+    for p in [tip, entry, nalgebra_mid(&tip, &entry)] {
+        let (x, y, depth_mm) = along.screen_from_world(&p);
+        assert!(depth_mm.abs() < 1e-6, "{p} is {depth_mm} mm off the plane");
+        assert!(
+            (x - tip_x).abs() < 1e-6,
+            "{p}: shaft not vertical on screen"
+        );
+        assert!(y <= tip_y + 1e-9, "{p} below the tip on screen");
+    }
+    assert!(along.normal_in_world().dot(&shaft).abs() < 1e-9);
+
+    // Across the tip: the plane passes through the tip, perpendicular to the shaft.
+    let across = v.grids[2].as_ref().expect("across-tip view drawn");
+    let (_, _, depth_mm) = across.screen_from_world(&tip);
+    assert!(depth_mm.abs() < 1e-6, "tip is {depth_mm} mm off the plane");
+    assert!(inside(across, &tip));
+    assert!((across.normal_in_world().dot(&shaft).abs() - 1.0).abs() < 1e-9);
+    // The entry is far off the across plane (by the shaft length).
+    let (_, _, entry_depth) = across.screen_from_world(&entry);
+    assert!((entry_depth.abs() - (tip - entry).norm()).abs() < 1e-6);
+}
+
+fn nalgebra_mid(a: &Point3<f64>, b: &Point3<f64>) -> Point3<f64> {
+    margo_volume::nalgebra::center(a, b)
+}

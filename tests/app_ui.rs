@@ -276,3 +276,59 @@ fn layout_2x2_on_the_bundled_sample_case() {
     let image = h.render().expect("render");
     check_golden("layout_2x2_sample", &image);
 }
+
+#[test]
+fn dropping_a_folder_or_a_file_on_the_window_loads_that_folder() {
+    // Absolute, as a native window reports dropped paths.
+    let sample = std::env::current_dir()
+        .expect("current dir")
+        .join("sample-data/phantom-chest");
+    assert!(
+        sample.is_dir(),
+        "the bundled sample case is part of the repository"
+    );
+    let file = std::fs::read_dir(&sample)
+        .expect("read sample-data")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.is_file())
+        .expect("a file in the sample case");
+    for (dropped, expected_folder) in [(sample.clone(), sample.clone()), (file, sample.clone())] {
+        let mut h = harness(|_| {});
+        h.run_steps(2);
+        assert!(matches!(h.state().phase, margo::app::Phase::Welcome));
+        h.input_mut()
+            .dropped_files
+            .push(std::sync::Arc::new(DroppedPath(dropped.clone())));
+        h.step();
+        // The drop started loading (the worker may already have finished).
+        match &h.state().phase {
+            margo::app::Phase::Loading(job) => assert_eq!(job.folder, expected_folder),
+            margo::app::Phase::Viewing(_) => {}
+            _ => panic!(
+                "dropping {} did not start loading: {:?}",
+                dropped.display(),
+                h.state().errors
+            ),
+        }
+        settle(&mut h, 1);
+        let v = h
+            .state()
+            .viewer()
+            .unwrap_or_else(|| panic!("dropped case not shown: {:?}", h.state().errors));
+        assert_eq!(v.case.info.folder, expected_folder);
+        assert!(v.case.info.is_ct);
+    }
+}
+
+/// A file or folder dropped on the window, as egui-winit hands it to egui.
+#[derive(Debug)]
+struct DroppedPath(std::path::PathBuf);
+
+impl egui::DroppedFile for DroppedPath {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
