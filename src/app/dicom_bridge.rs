@@ -29,6 +29,29 @@ fn skipped_of(report: &ScanReport) -> Vec<SkippedFile> {
         .collect()
 }
 
+/// Regular files under `folder`, recursively (symbolic links are not followed; unreadable
+/// folders are left out; at most 32 levels deep). Stops early when `cancel` is set.
+pub fn count_files(folder: &Path, cancel: &AtomicBool) -> usize {
+    let mut count = 0;
+    let mut pending = vec![(folder.to_path_buf(), 0usize)];
+    while let Some((dir, depth)) = pending.pop() {
+        if cancel.load(Ordering::Relaxed) {
+            break;
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_file() => count += 1,
+                Ok(t) if t.is_dir() && depth < 32 => pending.push((entry.path(), depth + 1)),
+                _ => {}
+            }
+        }
+    }
+    count
+}
+
 /// Reads every header under `folder` (recursively). Fails when nothing loadable is found.
 /// When exactly one series is a volume (not a localizer), `choices` holds only that one so
 /// the caller loads it without asking.
@@ -43,6 +66,14 @@ pub fn scan(
     if !meta.is_dir() && !meta.is_file() {
         bail!("{} is not a folder", folder.display());
     }
+    // margo-dicom's scan reports no progress; the file count at least tells the user how big
+    // the job is (the UI shows a spinner with it while the headers are read).
+    let file_count = if meta.is_file() {
+        1
+    } else {
+        count_files(folder, cancel)
+    };
+    progress("Scanning", 0, file_count);
     let report = margo_dicom::scan_folder(folder)
         .with_context(|| format!("scanning {}", folder.display()))?;
     if cancel.load(Ordering::Relaxed) {
@@ -157,4 +188,50 @@ pub fn load(
             skipped,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_files_walks_subfolders() {
+        let dir = std::env::temp_dir().join(format!("margo-count-files-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a/b")).unwrap();
+        for f in ["1.dcm", "a/2.dcm", "a/b/3", "a/b/4.txt"] {
+            std::fs::write(dir.join(f), b"x").unwrap();
+        }
+        let cancel = AtomicBool::new(false);
+        assert_eq!(count_files(&dir, &cancel), 4);
+        cancel.store(true, Ordering::Relaxed);
+        assert_eq!(count_files(&dir, &cancel), 0);
+        assert_eq!(
+            count_files(&dir.join("missing"), &AtomicBool::new(false)),
+            0
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn scan_reports_the_file_count_before_reading_headers() {
+        let dir = std::env::temp_dir().join(format!("margo-scan-count-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["notes.txt", "other.txt"] {
+            std::fs::write(dir.join(f), b"not dicom").unwrap();
+        }
+        let seen = std::sync::Mutex::new(Vec::new());
+        let progress = |stage: &'static str, done: usize, total: usize| {
+            seen.lock().unwrap().push((stage, done, total));
+        };
+        // No DICOM here: the scan fails, but only after saying how many files it reads.
+        assert!(scan(&dir, &progress, &AtomicBool::new(false)).is_err());
+        assert!(
+            seen.lock().unwrap().contains(&("Scanning", 0, 2)),
+            "{:?}",
+            seen.lock().unwrap()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -148,6 +148,16 @@ pub fn loading(ui: &mut egui::Ui, job: &mut LoadJob) {
 
 fn progress_bar(ui: &mut egui::Ui, job: &LoadJob) {
     let p = &job.progress;
+    if p.stage == "Scanning" {
+        // The scan reports no per-file progress: a spinner and the number of files to read.
+        ui.spinner();
+        ui.label(if p.total > 0 {
+            format!("scanning {} files…", p.total)
+        } else {
+            "listing files…".to_owned()
+        });
+        return;
+    }
     let text = if p.total > 0 {
         format!("{} / {} files", p.done, p.total)
     } else {
