@@ -403,9 +403,9 @@ impl Renderer {
         self.volume.as_ref().map(|v| &v.2)
     }
 
-    /// Uploads the CT volume (HU) once; every view samples it. Replaces any previous volume.
-    pub fn upload_volume(&mut self, volume: &Volume<i16>) -> Result<(), RenderError> {
-        let dims = volume.dims();
+    /// The 3D texture extent for a grid, or an error when it is empty or exceeds the device's
+    /// 3D texture limit (checked before allocating, so a too-large volume never loses the device).
+    fn checked_extent_3d(&self, dims: [usize; 3]) -> Result<wgpu::Extent3d, RenderError> {
         if dims.contains(&0) {
             return Err(RenderError::EmptyVolume { dims });
         }
@@ -416,11 +416,17 @@ impl Renderer {
                 max_dimension: max,
             });
         }
-        let size = wgpu::Extent3d {
+        Ok(wgpu::Extent3d {
             width: dims[0] as u32,
             height: dims[1] as u32,
             depth_or_array_layers: dims[2] as u32,
-        };
+        })
+    }
+
+    /// Uploads the CT volume (HU) once; every view samples it. Replaces any previous volume.
+    pub fn upload_volume(&mut self, volume: &Volume<i16>) -> Result<(), RenderError> {
+        let dims = volume.dims();
+        let size = self.checked_extent_3d(dims)?;
         let texture = scoped(&self.device, "allocating the volume texture", || {
             self.device.create_texture(&wgpu::TextureDescriptor {
                 label: Some("margo volume (HU, f16)"),
@@ -488,21 +494,7 @@ impl Renderer {
 
     fn upload_labels(&self, mask: &Mask, label: &'static str) -> Result<GpuLabels, RenderError> {
         let dims = mask.dims();
-        if dims.contains(&0) {
-            return Err(RenderError::EmptyVolume { dims });
-        }
-        let max = self.device.limits().max_texture_dimension_3d;
-        if dims.iter().any(|d| *d > max as usize) {
-            return Err(RenderError::VolumeTooLarge {
-                dims,
-                max_dimension: max,
-            });
-        }
-        let size = wgpu::Extent3d {
-            width: dims[0] as u32,
-            height: dims[1] as u32,
-            depth_or_array_layers: dims[2] as u32,
-        };
+        let size = self.checked_extent_3d(dims)?;
         // Labels become 0 / 255 so that linear filtering crosses 0.5 halfway between voxels.
         let bytes: Vec<u8> = mask
             .labels()
