@@ -198,7 +198,7 @@ fn closest_on_ellipsoid(e: [f64; 3], y: [f64; 3]) -> ([f64; 3], f64) {
                 let g = z[0] * z[0] + z[1] * z[1] + z[2] * z[2] - 1.0;
                 if g != 0.0 {
                     let r = [(e0 / e2).powi(2), (e1 / e2).powi(2), 1.0];
-                    let s = root3(r, z, g);
+                    let s = root(r, z, g);
                     let x = [
                         r[0] * y0 / (s + r[0]),
                         r[1] * y1 / (s + r[1]),
@@ -251,7 +251,7 @@ fn closest_on_ellipse(e: [f64; 2], y: [f64; 2]) -> ([f64; 2], f64) {
             let g = z[0] * z[0] + z[1] * z[1] - 1.0;
             if g != 0.0 {
                 let r0 = (e0 / e1).powi(2);
-                let s = root2(r0, z, g);
+                let s = root([r0, 1.0], z, g);
                 let x = [r0 * y0 / (s + r0), y1 / (s + 1.0)];
                 let d = ((x[0] - y0).powi(2) + (x[1] - y1).powi(2)).sqrt();
                 (x, d)
@@ -283,10 +283,11 @@ fn robust_length(v: &[f64]) -> f64 {
     m * v.iter().map(|x| (x / m).powi(2)).sum::<f64>().sqrt()
 }
 
-/// Root of `sum ((r_i z_i) / (s + r_i))^2 - 1` (r2 = 1) in Eberly's bracket.
-fn root3(r: [f64; 3], z: [f64; 3], g: f64) -> f64 {
-    let n = [r[0] * z[0], r[1] * z[1], z[2]];
-    let s0 = z[2] - 1.0;
+/// Root of `sum ((r_i z_i) / (s + r_i))^2 - 1` in Eberly's bracket, for the 3D case
+/// (`r = [r0, r1, 1]`) and the 2D case (`r = [r0, 1]`) alike: the last ratio is always 1.
+fn root<const N: usize>(r: [f64; N], z: [f64; N], g: f64) -> f64 {
+    let n: [f64; N] = std::array::from_fn(|i| r[i] * z[i]);
+    let s0 = z[N - 1] - 1.0;
     let s1 = if g < 0.0 {
         0.0
     } else {
@@ -295,29 +296,7 @@ fn root3(r: [f64; 3], z: [f64; 3], g: f64) -> f64 {
     let f = |s: f64| {
         let mut v = -1.0;
         let mut dv = 0.0;
-        for i in 0..3 {
-            let q = n[i] / (s + r[i]);
-            v += q * q;
-            dv += -2.0 * q * q / (s + r[i]);
-        }
-        (v, dv)
-    };
-    safeguarded_newton(s0, s1, f)
-}
-
-fn root2(r0: f64, z: [f64; 2], g: f64) -> f64 {
-    let n = [r0 * z[0], z[1]];
-    let r = [r0, 1.0];
-    let s0 = z[1] - 1.0;
-    let s1 = if g < 0.0 {
-        0.0
-    } else {
-        robust_length(&n) - 1.0
-    };
-    let f = |s: f64| {
-        let mut v = -1.0;
-        let mut dv = 0.0;
-        for i in 0..2 {
+        for i in 0..N {
             let q = n[i] / (s + r[i]);
             v += q * q;
             dv += -2.0 * q * q / (s + r[i]);
