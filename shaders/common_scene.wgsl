@@ -25,6 +25,26 @@ const FLAG_SHADING: u32 = 4u;
 const FLAG_CLIP_BOX: u32 = 8u;
 const FLAG_CLIP_PLANE: u32 = 16u;
 
+// Pipeline specialisation (margo-render's `variant::PipelineVariant` sets these per view).
+// A feature a view does not use is compiled out instead of being skipped by a branch on a
+// uniform: a software rasteriser (llvmpipe/lavapipe) runs both sides of every branch for its SIMD
+// lanes, so a disabled feature behind a uniform flag still costs its full price there, and on
+// real GPUs the smaller shaders use fewer registers. The defaults are never used by margo-render
+// (it always passes every constant); they make each module valid on its own (naga test).
+override SPEC_SRGB_TARGET: bool = false;
+override SPEC_LINEAR: bool = true;
+override SPEC_OVERLAYS: bool = true;
+override SPEC_MASK: bool = true;
+override SPEC_SHELL: bool = true;
+// MPR slab combination (SLAB_*); SLAB_NONE also when the slab has a single sample.
+override SPEC_SLAB: u32 = 0u;
+// Ray casting.
+override SPEC_RAY_MIP: bool = false;
+override SPEC_SHADING: bool = true;
+override SPEC_CLIP_BOX: bool = false;
+override SPEC_CLIP_PLANE: bool = false;
+override SPEC_JITTER: bool = false;
+
 // OverlayUniforms.counts.w bit flags.
 const OVERLAY_CROSSHAIR: u32 = 1u;
 const OVERLAY_MASK: u32 = 2u;
@@ -144,7 +164,7 @@ fn inside_unit_box(t: vec3<f32>) -> bool {
 // margo_volume's rounded index (floor(t * n)); linear uses the filtering sampler (clamp to edge,
 // as margo_volume's trilinear sampling does within the half-voxel border).
 fn sample_hu(t: vec3<f32>) -> f32 {
-    if (view.modes.y == 0u) {
+    if (!SPEC_LINEAR) {
         let dims = vec3<i32>(view.volume_dims.xyz);
         let index = clamp(vec3<i32>(floor(t * view.volume_dims.xyz)), vec3<i32>(0), dims - vec3<i32>(1));
         return textureLoad(volume_hu, index, 0).r;
@@ -167,7 +187,7 @@ fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
 // Our colours are display (sRGB-encoded) values. An sRGB render target would encode them a second
 // time, so hand it linear values that encode back to what we mean.
 fn to_target(c: vec4<f32>) -> vec4<f32> {
-    if ((view.modes.w & FLAG_SRGB_TARGET) != 0u) {
+    if (SPEC_SRGB_TARGET) {
         return vec4<f32>(srgb_to_linear(c.rgb), c.a);
     }
     return c;

@@ -21,14 +21,15 @@ fn screen_from_world(p: vec3<f32>) -> vec3<f32> {
 // Windowed grey of the plane or slab at a world point on the central plane; < 0 when no sample
 // falls inside the volume.
 fn slab_grey(p: vec3<f32>) -> f32 {
-    let samples = u32(max(view.window.w, 1.0));
-    if (samples <= 1u || view.modes.x == SLAB_NONE) {
+    if (SPEC_SLAB == SLAB_NONE) {
         let t = texture_from_world(p);
         if (!inside_unit_box(t)) {
             return -1.0;
         }
         return grey_from_hu(sample_hu(t));
     }
+    // margo-render passes at least two samples for a slab.
+    let samples = max(u32(view.window.w), 2u);
     let thickness = view.window.z;
     let step = thickness / f32(samples - 1u);
     var best_max = -1e30;
@@ -40,16 +41,18 @@ fn slab_grey(p: vec3<f32>) -> f32 {
         let t = texture_from_world(p + offset * view.axis_z_world.xyz);
         if (inside_unit_box(t)) {
             let hu = sample_hu(t);
-            best_max = max(best_max, hu);
-            best_min = min(best_min, hu);
-            sum = sum + hu;
+            switch SPEC_SLAB {
+                case 1u: { best_max = max(best_max, hu); }
+                case 2u: { best_min = min(best_min, hu); }
+                default: { sum = sum + hu; }
+            }
             count = count + 1u;
         }
     }
     if (count == 0u) {
         return -1.0;
     }
-    switch view.modes.x {
+    switch SPEC_SLAB {
         case 1u: { return grey_from_hu(best_max); }
         case 2u: { return grey_from_hu(best_min); }
         default: { return grey_from_hu(sum / f32(count)); }
@@ -89,7 +92,7 @@ fn draw_overlays(color_in: vec3<f32>, screen_px: vec2<f32>, p: vec3<f32>) -> vec
     let flags = overlays.counts.w;
 
     // Label mask: translucent fill and a one-pixel outline; shell (grown mask): outline only.
-    if ((flags & OVERLAY_MASK) != 0u && in_mask(p)) {
+    if (SPEC_MASK && (flags & OVERLAY_MASK) != 0u && in_mask(p)) {
         color = over(color, vec4<f32>(overlays.mask_color.rgb, overlays.mask_color.a));
         let dx = view.axis_x_world.xyz;
         let dy = view.axis_y_world.xyz;
@@ -97,7 +100,7 @@ fn draw_overlays(color_in: vec3<f32>, screen_px: vec2<f32>, p: vec3<f32>) -> vec
             color = overlays.mask_color.rgb;
         }
     }
-    if ((flags & OVERLAY_SHELL) != 0u && in_shell(p)) {
+    if (SPEC_SHELL && (flags & OVERLAY_SHELL) != 0u && in_shell(p)) {
         let dx = view.axis_x_world.xyz;
         let dy = view.axis_y_world.xyz;
         if (!(in_shell(p + dx) && in_shell(p - dx) && in_shell(p + dy) && in_shell(p - dy))) {
@@ -194,7 +197,7 @@ fn fs_mpr(in: FullscreenOut) -> @location(0) vec4<f32> {
     if (grey >= 0.0) {
         color = vec3<f32>(grey);
     }
-    if ((view.modes.w & FLAG_OVERLAYS) != 0u) {
+    if (SPEC_OVERLAYS && (view.modes.w & FLAG_OVERLAYS) != 0u) {
         color = draw_overlays(color, in.screen_px, p);
     }
     return to_target(vec4<f32>(color, 1.0));

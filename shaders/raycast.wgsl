@@ -62,7 +62,7 @@ fn world_gradient(labels: texture_3d<f32>, m: mat4x4<f32>, dims: vec3<f32>, t: v
 
 fn shade(color: vec3<f32>, normal: vec3<f32>, ray_dir: vec3<f32>) -> vec3<f32> {
     let len = length(normal);
-    if (len < 1e-6 || (view.modes.w & FLAG_SHADING) == 0u) {
+    if (!SPEC_SHADING || len < 1e-6) {
         return color;
     }
     // Headlight, two-sided: a surface facing away from the eye is lit like one facing it.
@@ -209,11 +209,11 @@ fn fs_raycast(in: FullscreenOut) -> @location(0) vec4<f32> {
     let o_tex = texture_from_world(o);
     let d_tex = (view.texture_from_world * vec4<f32>(d, 0.0)).xyz;
     var span = ray_box(o_tex, d_tex, vec3<f32>(0.0), vec3<f32>(1.0));
-    if ((view.modes.w & FLAG_CLIP_BOX) != 0u) {
+    if (SPEC_CLIP_BOX) {
         let c = ray_box(o, d, view.clip_min.xyz, view.clip_max.xyz);
         span = vec2<f32>(max(span.x, c.x), min(span.y, c.y));
     }
-    if ((view.modes.w & FLAG_CLIP_PLANE) != 0u) {
+    if (SPEC_CLIP_PLANE) {
         let n = view.clip_plane.xyz;
         let denom = dot(n, d);
         let num = view.clip_plane.w - dot(n, o);
@@ -231,13 +231,13 @@ fn fs_raycast(in: FullscreenOut) -> @location(0) vec4<f32> {
 
     let step = max(view.ray.x, 1e-3);
     var t = span.x;
-    if (view.modes.z != 0u) {
+    if (SPEC_JITTER) {
         t = t + step * hash_pixel(vec2<u32>(in.screen_px), view.modes.z);
     }
     let steps = min(u32(max(ceil((span.y - t) / step), 0.0)), MAX_STEPS);
-    let overlays_on = (view.modes.w & FLAG_OVERLAYS) != 0u;
+    let overlays_on = SPEC_OVERLAYS && (view.modes.w & FLAG_OVERLAYS) != 0u;
 
-    if (view.modes.x == RAY_MIP) {
+    if (SPEC_RAY_MIP) {
         var best = -1e30;
         for (var k = 0u; k < steps; k = k + 1u) {
             best = max(best, sample_hu(texture_from_world(o + (t + f32(k) * step) * d)));
@@ -255,7 +255,7 @@ fn fs_raycast(in: FullscreenOut) -> @location(0) vec4<f32> {
     if (overlays_on) {
         hit = next_surface(o, d, 0.0);
     }
-    let mask_on = overlays_on && (overlays.counts.w & OVERLAY_MASK) != 0u;
+    let mask_on = SPEC_MASK && overlays_on && (overlays.counts.w & OVERLAY_MASK) != 0u;
     var mask_prev = 0.0;
     let hu_span = max(view.tf_range.y - view.tf_range.x, 1e-3);
     let opacity_exponent = step / max(view.ray.y, 1e-3);
@@ -269,21 +269,54 @@ fn fs_raycast(in: FullscreenOut) -> @location(0) vec4<f32> {
     var k = 0u;
     var iterations = 0u;
     loop {
-        if (k >= steps || iterations >= MAX_STEPS) {
+        // Search for the next step that needs compositing: empty bricks are crossed in one jump,
+        // transparent samples cost a volume and a transfer-function read, and the search stops
+        // at a surface crossing, a mask entry or a visible sample. The expensive part (gradients,
+        // shading, compositing) stays out of this inner loop: a SIMD rasteriser (llvmpipe) runs
+        // every statement of a loop body for all its lanes, so mixing it in would make each
+        // skipped sample cost as much as a shaded one.
+        var tf = vec4<f32>(0.0);
+        var mask_entry = false;
+        var found = false;
+        loop {
+            if (k >= steps || iterations >= MAX_STEPS) {
+                break;
+            }
+            iterations = iterations + 1u;
+            let tk = t + f32(k) * step;
+            let cell = (o_tex + tk * d_tex) * view.volume_dims.xyz;
+            let brick = clamp(vec3<i32>(floor(cell / BRICK_VOXELS)), vec3<i32>(0), brick_dims - vec3<i32>(1));
+            if (textureLoad(brick_occupancy, brick, 0)[tf_row] < 0.5) {
+                let lo = vec3<f32>(brick) * BRICK_VOXELS;
+                let hi = lo + vec3<f32>(BRICK_VOXELS);
+                let to_exit = select(select(vec3<f32>(1e30), (lo - cell) / cells_per_mm, cells_per_mm < vec3<f32>(0.0)), (hi - cell) / cells_per_mm, cells_per_mm > vec3<f32>(0.0));
+                let exit_t = tk + max(min(to_exit.x, min(to_exit.y, to_exit.z)), 0.0);
+                k = max(k + 1u, u32(ceil((exit_t - t) / step)));
+                continue;
+            }
+            let p = o + tk * d;
+            if (mask_on) {
+                let tm = (overlays.mask_texture_from_world * vec4<f32>(p, 1.0)).xyz;
+                var m = 0.0;
+                if (inside_unit_box(tm)) {
+                    m = textureSampleLevel(mask_labels, linear_clamp, tm, 0.0).r;
+                }
+                mask_entry = m >= 0.5 && mask_prev < 0.5;
+                mask_prev = m;
+            }
+            let hu = textureSampleLevel(volume_hu, linear_clamp, texture_from_world(p), 0.0).r;
+            tf = textureSampleLevel(transfer_function, linear_clamp, vec2<f32>((hu - view.tf_range.x) / hu_span, view.tf_range.z), 0.0);
+            let surface_crossed = overlays_on && hit.kind != HIT_NONE && hit.t <= tk;
+            if (surface_crossed || mask_entry || tf.a > 1e-4) {
+                found = true;
+                break;
+            }
+            k = k + 1u;
+        }
+        if (!found) {
             break;
         }
-        iterations = iterations + 1u;
         let tk = t + f32(k) * step;
-        let cell = (o_tex + tk * d_tex) * view.volume_dims.xyz;
-        let brick = clamp(vec3<i32>(floor(cell / BRICK_VOXELS)), vec3<i32>(0), brick_dims - vec3<i32>(1));
-        if (textureLoad(brick_occupancy, brick, 0)[tf_row] < 0.5) {
-            let lo = vec3<f32>(brick) * BRICK_VOXELS;
-            let hi = lo + vec3<f32>(BRICK_VOXELS);
-            let to_exit = select(select(vec3<f32>(1e30), (lo - cell) / cells_per_mm, cells_per_mm < vec3<f32>(0.0)), (hi - cell) / cells_per_mm, cells_per_mm > vec3<f32>(0.0));
-            let exit_t = tk + max(min(to_exit.x, min(to_exit.y, to_exit.z)), 0.0);
-            k = max(k + 1u, u32(ceil((exit_t - t) / step)));
-            continue;
-        }
         // Surfaces the ray crossed before this sample.
         for (var guard = 0u; guard < 8u && hit.kind != HIT_NONE && hit.t <= tk; guard = guard + 1u) {
             let s = surface_color(hit, o, d);
@@ -295,28 +328,18 @@ fn fs_raycast(in: FullscreenOut) -> @location(0) vec4<f32> {
             break;
         }
         let p = o + tk * d;
-        let tex = texture_from_world(p);
-        if (mask_on) {
+        if (mask_entry) {
             let tm = (overlays.mask_texture_from_world * vec4<f32>(p, 1.0)).xyz;
-            var m = 0.0;
-            if (inside_unit_box(tm)) {
-                m = textureSampleLevel(mask_labels, linear_clamp, tm, 0.0).r;
-            }
-            if (m >= 0.5 && mask_prev < 0.5) {
-                let n = -world_gradient(mask_labels, overlays.mask_texture_from_world, overlays.mask_dims.xyz, tm);
-                let a = 0.85;
-                acc = acc + (1.0 - alpha) * a * shade(overlays.mask_color.rgb, n, d);
-                alpha = alpha + (1.0 - alpha) * a;
-            }
-            mask_prev = m;
+            let n = -world_gradient(mask_labels, overlays.mask_texture_from_world, overlays.mask_dims.xyz, tm);
+            let a = 0.85;
+            acc = acc + (1.0 - alpha) * a * shade(overlays.mask_color.rgb, n, d);
+            alpha = alpha + (1.0 - alpha) * a;
         }
-        let hu = textureSampleLevel(volume_hu, linear_clamp, tex, 0.0).r;
-        let tf = textureSampleLevel(transfer_function, linear_clamp, vec2<f32>((hu - view.tf_range.x) / hu_span, view.tf_range.z), 0.0);
         if (tf.a > 1e-4) {
             let a = 1.0 - pow(1.0 - clamp(tf.a, 0.0, 0.999), opacity_exponent);
             var c = tf.rgb;
-            if ((view.modes.w & FLAG_SHADING) != 0u) {
-                c = shade(c, world_gradient(volume_hu, view.texture_from_world, view.volume_dims.xyz, tex), d);
+            if (SPEC_SHADING) {
+                c = shade(c, world_gradient(volume_hu, view.texture_from_world, view.volume_dims.xyz, texture_from_world(p)), d);
             }
             acc = acc + (1.0 - alpha) * a * c;
             alpha = alpha + (1.0 - alpha) * a;

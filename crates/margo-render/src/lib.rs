@@ -60,6 +60,7 @@ pub mod raycast;
 pub mod renderer;
 pub mod shaders;
 pub mod spec;
+mod variant;
 pub mod window;
 
 pub use error::RenderError;

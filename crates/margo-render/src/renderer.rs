@@ -14,6 +14,7 @@ use crate::overlay::{MaskStyle, Shapes};
 use crate::raycast::{
     RaycastView, TF_FIRST_HU, TF_ROWS, TF_WIDTH, TransferFunction, TransferFunctionPreset,
 };
+use crate::variant::{PipelineVariant, ViewKind};
 use crate::{RenderError, shaders};
 use margo_volume::nalgebra::Point3;
 
@@ -48,7 +49,7 @@ impl Frame {
 }
 
 /// The colour target the caller's render pass draws into (for `paint`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RenderTarget {
     pub format: wgpu::TextureFormat,
     pub sample_count: u32,
@@ -66,22 +67,13 @@ impl RenderTarget {
     }
 }
 
-struct Pipelines {
-    target: RenderTarget,
-    mpr: wgpu::RenderPipeline,
-    raycast: wgpu::RenderPipeline,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum ViewKind {
-    Mpr,
-    Raycast,
-}
-
 struct ViewSlot {
     buffer: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
     kind: ViewKind,
+    /// The uploaded uniforms (to re-derive the variant when the scene's overlays change).
+    uniforms: ViewUniforms,
+    variant: PipelineVariant,
 }
 
 struct GpuLabels {
@@ -109,8 +101,10 @@ pub struct Renderer {
     pipeline_layout: wgpu::PipelineLayout,
     mpr_module: wgpu::ShaderModule,
     raycast_module: wgpu::ShaderModule,
-    target_pipelines: Pipelines,
-    headless_pipelines: Option<Pipelines>,
+    /// The caller's colour target (`paint`); headless frames use `HEADLESS_FORMAT`.
+    target: RenderTarget,
+    /// Specialised pipelines, created when a view first needs them.
+    pipelines: HashMap<(RenderTarget, PipelineVariant), wgpu::RenderPipeline>,
     sampler: wgpu::Sampler,
     volume: Option<(wgpu::Texture, wgpu::TextureView, VolumeGeometry)>,
     mask: GpuLabels,
@@ -270,13 +264,6 @@ impl Renderer {
                 label: Some("raycast.wgsl"),
                 source: wgpu::ShaderSource::Wgsl(shaders::RAYCAST.into()),
             });
-            let target_pipelines = make_pipelines(
-                &device,
-                &pipeline_layout,
-                &mpr_module,
-                &raycast_module,
-                target,
-            );
             let sampler = device.create_sampler(&wgpu::SamplerDescriptor {
                 label: Some("margo linear clamp"),
                 address_mode_u: wgpu::AddressMode::ClampToEdge,
@@ -321,8 +308,8 @@ impl Renderer {
                 pipeline_layout,
                 mpr_module,
                 raycast_module,
-                target_pipelines,
-                headless_pipelines: None,
+                target,
+                pipelines: HashMap::new(),
                 sampler,
                 volume: None,
                 mask,
@@ -574,7 +561,7 @@ impl Renderer {
             0,
             bytemuck::bytes_of(&self.overlay_uniforms),
         );
-        Ok(())
+        self.refresh_variants()
     }
 
     /// Shows the outline of a grown mask (see `overlay::grow_mask`) in `color`, or hides it.
@@ -602,6 +589,43 @@ impl Renderer {
             0,
             bytemuck::bytes_of(&self.overlay_uniforms),
         );
+        self.refresh_variants()
+    }
+
+    /// Prepared views draw with the pipeline variant of the scene's current overlays (mask and
+    /// shell shown or not), as if they had been prepared again.
+    fn refresh_variants(&mut self) -> Result<(), RenderError> {
+        let overlay_flags = self.overlay_uniforms.counts[3];
+        let mut needed = Vec::new();
+        for (key, slot) in &mut self.views {
+            slot.variant = PipelineVariant::of(slot.kind, &slot.uniforms, overlay_flags);
+            if *key != HEADLESS_KEY {
+                needed.push(slot.variant);
+            }
+        }
+        for variant in needed {
+            self.ensure_pipeline(self.target, variant)?;
+        }
+        Ok(())
+    }
+
+    /// Creates the pipeline of `variant` for `target` unless it exists.
+    fn ensure_pipeline(
+        &mut self,
+        target: RenderTarget,
+        variant: PipelineVariant,
+    ) -> Result<(), RenderError> {
+        if self.pipelines.contains_key(&(target, variant)) {
+            return Ok(());
+        }
+        let module = match variant.kind {
+            ViewKind::Mpr => &self.mpr_module,
+            ViewKind::Raycast => &self.raycast_module,
+        };
+        let pipeline = scoped(&self.device, "creating a pipeline", || {
+            make_pipeline(&self.device, &self.pipeline_layout, module, target, variant)
+        })?;
+        self.pipelines.insert((target, variant), pipeline);
         Ok(())
     }
 
@@ -817,7 +841,17 @@ impl Renderer {
         })
     }
 
-    fn write_view(&mut self, key: ViewKey, uniforms: &ViewUniforms, kind: ViewKind) {
+    /// Uploads a view's uniforms and makes sure the pipeline variant that draws it for `target`
+    /// exists.
+    fn write_view(
+        &mut self,
+        key: ViewKey,
+        uniforms: &ViewUniforms,
+        kind: ViewKind,
+        target: RenderTarget,
+    ) -> Result<(), RenderError> {
+        let variant = PipelineVariant::of(kind, uniforms, self.overlay_uniforms.counts[3]);
+        self.ensure_pipeline(target, variant)?;
         if !self.views.contains_key(&key) {
             let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("margo view uniforms"),
@@ -839,13 +873,18 @@ impl Renderer {
                     buffer,
                     bind_group,
                     kind,
+                    uniforms: *uniforms,
+                    variant,
                 },
             );
         }
         let slot = self.views.get_mut(&key).expect("inserted above");
         slot.kind = kind;
+        slot.uniforms = *uniforms;
+        slot.variant = variant;
         self.queue
             .write_buffer(&slot.buffer, 0, bytemuck::bytes_of(uniforms));
+        Ok(())
     }
 
     /// Validates `frame` and uploads its uniforms for view `key`. Call outside any render pass
@@ -858,17 +897,16 @@ impl Renderer {
                 reason: "u64::MAX is reserved for headless frames",
             });
         }
-        let (uniforms, kind) = self.uniforms_for(frame, self.target_pipelines.target.format)?;
+        let (uniforms, kind) = self.uniforms_for(frame, self.target.format)?;
         self.scene_bind_group()?;
-        self.write_view(key, &uniforms, kind);
-        Ok(())
+        self.write_view(key, &uniforms, kind, self.target)
     }
 
     /// Draws prepared view `key` into the caller's pass, filling the pass's current viewport
     /// (egui_wgpu sets it to the callback rectangle). The viewport should have the frame's size
     /// in pixels, else the image is stretched.
     pub fn paint(&self, pass: &mut wgpu::RenderPass<'_>, key: ViewKey) -> Result<(), RenderError> {
-        self.paint_with(pass, key, &self.target_pipelines)
+        self.paint_with(pass, key, self.target)
     }
 
     /// `paint` into the rectangle `[x, y, width, height]` (framebuffer pixels) of the pass.
@@ -899,7 +937,7 @@ impl Renderer {
         &self,
         pass: &mut wgpu::RenderPass<'_>,
         key: ViewKey,
-        pipelines: &Pipelines,
+        target: RenderTarget,
     ) -> Result<(), RenderError> {
         let slot = self
             .views
@@ -909,10 +947,11 @@ impl Renderer {
             .scene_bind_group
             .as_ref()
             .ok_or(RenderError::ViewNotPrepared { key })?;
-        pass.set_pipeline(match slot.kind {
-            ViewKind::Mpr => &pipelines.mpr,
-            ViewKind::Raycast => &pipelines.raycast,
-        });
+        let pipeline = self
+            .pipelines
+            .get(&(target, slot.variant))
+            .ok_or(RenderError::ViewNotPrepared { key })?;
+        pass.set_pipeline(pipeline);
         pass.set_bind_group(0, scene, &[]);
         pass.set_bind_group(1, &slot.bind_group, &[]);
         pass.draw(0..3, 0..1);
@@ -927,19 +966,6 @@ impl Renderer {
                 height,
                 max_dimension: max,
             });
-        }
-        if self.headless_pipelines.is_none() {
-            let target = RenderTarget::color(HEADLESS_FORMAT);
-            let p = scoped(&self.device, "creating headless pipelines", || {
-                make_pipelines(
-                    &self.device,
-                    &self.pipeline_layout,
-                    &self.mpr_module,
-                    &self.raycast_module,
-                    target,
-                )
-            })?;
-            self.headless_pipelines = Some(p);
         }
         if self
             .offscreen
@@ -996,9 +1022,9 @@ impl Renderer {
         let (uniforms, kind) = self.uniforms_for(frame, HEADLESS_FORMAT)?;
         self.ensure_offscreen(width, height)?;
         self.scene_bind_group()?;
-        self.write_view(HEADLESS_KEY, &uniforms, kind);
+        let target = RenderTarget::color(HEADLESS_FORMAT);
+        self.write_view(HEADLESS_KEY, &uniforms, kind, target)?;
         let off = self.offscreen.as_ref().expect("allocated above");
-        let pipelines = self.headless_pipelines.as_ref().expect("created above");
         let device = self.device.clone();
         scoped(
             &device,
@@ -1026,7 +1052,7 @@ impl Renderer {
                         occlusion_query_set: None,
                         multiview_mask: None,
                     });
-                    self.paint_with(&mut pass, HEADLESS_KEY, pipelines)?;
+                    self.paint_with(&mut pass, HEADLESS_KEY, target)?;
                 }
                 if read_back {
                     encoder.copy_texture_to_buffer(
@@ -1247,54 +1273,52 @@ fn empty_labels(device: &wgpu::Device, queue: &wgpu::Queue, label: &'static str)
     }
 }
 
-fn make_pipelines(
+/// The pipeline of one variant for one colour target (fragment constants from the variant).
+fn make_pipeline(
     device: &wgpu::Device,
     layout: &wgpu::PipelineLayout,
-    mpr: &wgpu::ShaderModule,
-    raycast: &wgpu::ShaderModule,
+    module: &wgpu::ShaderModule,
     target: RenderTarget,
-) -> Pipelines {
-    let make = |module: &wgpu::ShaderModule, fs: &str, label: &str| {
-        device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some(label),
-            layout: Some(layout),
-            vertex: wgpu::VertexState {
-                module,
-                entry_point: Some("vs_fullscreen"),
-                compilation_options: Default::default(),
-                buffers: &[],
-            },
-            primitive: wgpu::PrimitiveState::default(),
-            depth_stencil: target.depth_format.map(|format| wgpu::DepthStencilState {
-                format,
-                depth_write_enabled: Some(false),
-                depth_compare: Some(wgpu::CompareFunction::Always),
-                stencil: Default::default(),
-                bias: Default::default(),
-            }),
-            multisample: wgpu::MultisampleState {
-                count: target.sample_count.max(1),
+    variant: PipelineVariant,
+) -> wgpu::RenderPipeline {
+    let constants = variant.constants();
+    device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+        label: Some(variant.entry_point()),
+        layout: Some(layout),
+        vertex: wgpu::VertexState {
+            module,
+            entry_point: Some("vs_fullscreen"),
+            compilation_options: Default::default(),
+            buffers: &[],
+        },
+        primitive: wgpu::PrimitiveState::default(),
+        depth_stencil: target.depth_format.map(|format| wgpu::DepthStencilState {
+            format,
+            depth_write_enabled: Some(false),
+            depth_compare: Some(wgpu::CompareFunction::Always),
+            stencil: Default::default(),
+            bias: Default::default(),
+        }),
+        multisample: wgpu::MultisampleState {
+            count: target.sample_count.max(1),
+            ..Default::default()
+        },
+        fragment: Some(wgpu::FragmentState {
+            module,
+            entry_point: Some(variant.entry_point()),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: &constants,
                 ..Default::default()
             },
-            fragment: Some(wgpu::FragmentState {
-                module,
-                entry_point: Some(fs),
-                compilation_options: Default::default(),
-                targets: &[Some(wgpu::ColorTargetState {
-                    format: target.format,
-                    blend: None,
-                    write_mask: wgpu::ColorWrites::ALL,
-                })],
-            }),
-            multiview_mask: None,
-            cache: None,
-        })
-    };
-    Pipelines {
-        target,
-        mpr: make(mpr, "fs_mpr", "margo mpr"),
-        raycast: make(raycast, "fs_raycast", "margo raycast"),
-    }
+            targets: &[Some(wgpu::ColorTargetState {
+                format: target.format,
+                blend: None,
+                write_mask: wgpu::ColorWrites::ALL,
+            })],
+        }),
+        multiview_mask: None,
+        cache: None,
+    })
 }
 
 #[cfg(test)]

@@ -37,6 +37,9 @@ pub struct Args {
     /// Skip the 512x512x1000 synthetic volume (upload + one MPR and one DVR frame).
     #[arg(long)]
     pub skip_large: bool,
+    /// Time only the cases whose name contains this text (case-insensitive), e.g. `dvr lung`.
+    #[arg(long)]
+    pub only: Option<String>,
 }
 
 fn time_frames(
@@ -137,7 +140,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     println!("| case | frames | fps | ms/frame |");
     println!("|---|---|---|---|");
-    for (name, frame) in &cases {
+    let wanted = |name: &str| {
+        args.only
+            .as_ref()
+            .is_none_or(|o| name.to_lowercase().contains(&o.to_lowercase()))
+    };
+    for (name, frame) in cases.iter().filter(|(name, _)| wanted(name)) {
         let (n, elapsed) = time_frames(|| Ok(renderer.render_and_wait(frame)?), &args)?;
         let s = elapsed.as_secs_f64();
         println!(
@@ -147,7 +155,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     // Reference: the CPU reslice of the same MPR plane (margo-volume, rayon, all cores).
-    if let Frame::Mpr(v) = &cases[0].1 {
+    if let Frame::Mpr(v) = &cases[0].1
+        && wanted("CPU reslice")
+    {
         let grid = v.grid()?;
         let (n, elapsed) = time_frames(
             || {

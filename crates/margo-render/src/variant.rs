@@ -1,0 +1,186 @@
+//! Pipeline specialisation: which shader features a view uses, passed to the WGSL modules as
+//! pipeline-overridable constants (`override SPEC_*` in shaders/common_scene.wgsl).
+//!
+//! A feature a view does not use is compiled out rather than skipped by a branch on a uniform.
+//! Software rasterisers (llvmpipe, the CI and no-GPU fallback) execute both sides of every branch
+//! for their SIMD lanes, so an unused feature behind a uniform flag still costs its full price
+//! there (a 1024x1024 MPR took 95 ms with the overlay code present and switched off, 8 ms
+//! without); on real GPUs smaller shaders use fewer registers. The uniforms keep their flags: the
+//! variant is derived from them, so they stay the one description of a view.
+
+use crate::gpu_types::{self, ViewUniforms};
+
+/// Which pipeline family draws a view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum ViewKind {
+    Mpr,
+    Raycast,
+}
+
+/// One specialisation of a pipeline. Fields that do not apply to `kind` keep fixed values, so
+/// two views that render alike share a pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct PipelineVariant {
+    pub kind: ViewKind,
+    srgb_target: bool,
+    linear: bool,
+    overlays: bool,
+    mask: bool,
+    shell: bool,
+    slab: u32,
+    ray_mip: bool,
+    shading: bool,
+    clip_box: bool,
+    clip_plane: bool,
+    jitter: bool,
+}
+
+impl PipelineVariant {
+    /// The variant that draws a view with these uniforms while the scene's overlays have
+    /// `overlay_flags` (`OverlayUniforms::counts[3]`: mask and shell shown).
+    pub fn of(kind: ViewKind, u: &ViewUniforms, overlay_flags: u32) -> Self {
+        let flags = u.modes[3];
+        let has = |bit: u32| flags & bit != 0;
+        let overlays = has(gpu_types::FLAG_OVERLAYS);
+        let mut v = Self {
+            kind,
+            srgb_target: has(gpu_types::FLAG_SRGB_TARGET),
+            linear: true,
+            overlays,
+            mask: overlays && overlay_flags & gpu_types::OVERLAY_MASK != 0,
+            shell: false,
+            slab: gpu_types::SLAB_NONE,
+            ray_mip: false,
+            shading: false,
+            clip_box: false,
+            clip_plane: false,
+            jitter: false,
+        };
+        match kind {
+            ViewKind::Mpr => {
+                v.linear = u.modes[1] != 0;
+                v.shell = overlays && overlay_flags & gpu_types::OVERLAY_SHELL != 0;
+                // The window's w is the slab's sample count; one sample is a plain plane.
+                if u.window[3] > 1.0 {
+                    v.slab = u.modes[0];
+                }
+            }
+            ViewKind::Raycast => {
+                v.ray_mip = u.modes[0] == gpu_types::RAY_MIP;
+                if v.ray_mip {
+                    // MIP rays ignore overlays and shading.
+                    v.overlays = false;
+                    v.mask = false;
+                } else {
+                    v.shading = has(gpu_types::FLAG_SHADING);
+                }
+                v.clip_box = has(gpu_types::FLAG_CLIP_BOX);
+                v.clip_plane = has(gpu_types::FLAG_CLIP_PLANE);
+                v.jitter = u.modes[2] != 0;
+            }
+        }
+        v
+    }
+
+    /// Values for every `override SPEC_*` of the modules (WGSL bools take 0 / 1).
+    pub fn constants(&self) -> [(&'static str, f64); 11] {
+        let b = |x: bool| if x { 1.0 } else { 0.0 };
+        [
+            ("SPEC_SRGB_TARGET", b(self.srgb_target)),
+            ("SPEC_LINEAR", b(self.linear)),
+            ("SPEC_OVERLAYS", b(self.overlays)),
+            ("SPEC_MASK", b(self.mask)),
+            ("SPEC_SHELL", b(self.shell)),
+            ("SPEC_SLAB", f64::from(self.slab)),
+            ("SPEC_RAY_MIP", b(self.ray_mip)),
+            ("SPEC_SHADING", b(self.shading)),
+            ("SPEC_CLIP_BOX", b(self.clip_box)),
+            ("SPEC_CLIP_PLANE", b(self.clip_plane)),
+            ("SPEC_JITTER", b(self.jitter)),
+        ]
+    }
+
+    /// The fragment entry point of the variant's module.
+    pub fn entry_point(&self) -> &'static str {
+        match self.kind {
+            ViewKind::Mpr => "fs_mpr",
+            ViewKind::Raycast => "fs_raycast",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uniforms(modes: [u32; 4], samples: f32) -> ViewUniforms {
+        ViewUniforms {
+            modes,
+            window: [0.0, 1.0, 0.0, samples],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn every_constant_is_an_override_of_the_shared_wgsl() {
+        let v = PipelineVariant::of(ViewKind::Mpr, &uniforms([0; 4], 1.0), 0);
+        for (name, _) in v.constants() {
+            assert!(
+                crate::shaders::COMMON_SCENE.contains(&format!("override {name}:")),
+                "{name} is not declared in common_scene.wgsl"
+            );
+        }
+        let declared = crate::shaders::COMMON_SCENE
+            .matches("override SPEC_")
+            .count();
+        assert_eq!(declared, v.constants().len(), "an override has no value");
+    }
+
+    #[test]
+    fn mpr_variant_follows_the_view_flags_and_the_scene_overlays() {
+        let plain = PipelineVariant::of(ViewKind::Mpr, &uniforms([0, 1, 0, 0], 1.0), 0);
+        assert!(!plain.overlays && !plain.mask && plain.linear);
+        assert_eq!(plain.slab, gpu_types::SLAB_NONE);
+        let flags = gpu_types::FLAG_OVERLAYS | gpu_types::FLAG_SRGB_TARGET;
+        let mip = PipelineVariant::of(
+            ViewKind::Mpr,
+            &uniforms([gpu_types::SLAB_MIP, 0, 0, flags], 9.0),
+            gpu_types::OVERLAY_MASK,
+        );
+        assert!(mip.overlays && mip.mask && !mip.shell && mip.srgb_target && !mip.linear);
+        assert_eq!(mip.slab, gpu_types::SLAB_MIP);
+        // A mask in the scene does not matter to a view without overlays.
+        let no_overlays = PipelineVariant::of(
+            ViewKind::Mpr,
+            &uniforms([0, 1, 0, 0], 1.0),
+            gpu_types::OVERLAY_MASK | gpu_types::OVERLAY_SHELL,
+        );
+        assert_eq!(no_overlays, plain);
+        // A single-sample slab is a plane.
+        let thin = PipelineVariant::of(
+            ViewKind::Mpr,
+            &uniforms([gpu_types::SLAB_MEAN, 1, 0, 0], 1.0),
+            0,
+        );
+        assert_eq!(thin, plain);
+    }
+
+    #[test]
+    fn raycast_variant_follows_mode_shading_clipping_and_jitter() {
+        let flags = gpu_types::FLAG_SHADING | gpu_types::FLAG_CLIP_PLANE | gpu_types::FLAG_OVERLAYS;
+        let composite = PipelineVariant::of(
+            ViewKind::Raycast,
+            &uniforms([gpu_types::RAY_COMPOSITE, 1, 7, flags], 1.0),
+            gpu_types::OVERLAY_MASK | gpu_types::OVERLAY_SHELL,
+        );
+        assert!(composite.shading && composite.clip_plane && !composite.clip_box);
+        assert!(composite.jitter && composite.overlays && composite.mask && !composite.shell);
+        assert_eq!(composite.entry_point(), "fs_raycast");
+        let mip = PipelineVariant::of(
+            ViewKind::Raycast,
+            &uniforms([gpu_types::RAY_MIP, 1, 0, flags], 1.0),
+            gpu_types::OVERLAY_MASK,
+        );
+        assert!(mip.ray_mip && !mip.shading && !mip.overlays && !mip.mask && !mip.jitter);
+    }
+}
