@@ -18,6 +18,7 @@ mod decode;
 mod error;
 mod fast;
 mod header;
+mod j2k;
 mod jpeg_lossless;
 mod load;
 mod meta;

@@ -134,6 +134,14 @@ pub(crate) fn is_jpeg_lossless(uid: &str) -> bool {
     )
 }
 
+/// JPEG 2000 (lossless only, or lossless/lossy): our lossless fast path is tried first.
+pub(crate) fn is_jpeg2000(uid: &str) -> bool {
+    matches!(
+        trim_uid(uid),
+        "1.2.840.10008.1.2.4.90" | "1.2.840.10008.1.2.4.91"
+    )
+}
+
 /// Finds the first JPEG start-of-frame marker in `bytes` and returns (marker, sample precision).
 /// Used to refuse 12-bit DCT JPEG by name instead of failing deep inside the decoder.
 pub(crate) fn jpeg_sof(bytes: &[u8]) -> Option<(u8, u8)> {

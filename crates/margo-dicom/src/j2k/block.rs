@@ -1,0 +1,446 @@
+//! Tier-1: the three coding passes of one code-block (ISO/IEC 15444-1 Annex D) without any
+//! code-block style option (no bypass, reset, termination, causal or segmentation symbols).
+//!
+//! Layout for speed: each stripe column (4 samples) is one u64 of four u16 state words, so a
+//! column whose four samples have nothing to do is skipped with one test. A state word holds
+//! the significance of the 8 neighbours, the signs of the 4 direct neighbours, and the
+//! sample's own significance, "visited in this bit-plane", "refined" and sign. A sample that
+//! becomes significant updates its neighbours' words once, so contexts are table look-ups.
+
+use super::mq::{CONTEXTS, CTX_RUN, CTX_UNIFORM, Context, MqDecoder, initial_contexts};
+
+const N: u16 = 1 << 0;
+const S: u16 = 1 << 1;
+const W: u16 = 1 << 2;
+const E: u16 = 1 << 3;
+const NW: u16 = 1 << 4;
+const NE: u16 = 1 << 5;
+const SW: u16 = 1 << 6;
+const SE: u16 = 1 << 7;
+/// Sign (negative) of the direct neighbours, in the same order as their significance bits.
+const N_NEG: u16 = 1 << 8;
+const S_NEG: u16 = 1 << 9;
+const W_NEG: u16 = 1 << 10;
+const E_NEG: u16 = 1 << 11;
+const SIG: u16 = 1 << 12;
+const VISITED: u16 = 1 << 13;
+const REFINED: u16 = 1 << 14;
+const NEG: u16 = 1 << 15;
+
+const NEIGHBOURS: u16 = 0xFF;
+const fn four(bits: u16) -> u64 {
+    (bits as u64) * 0x0001_0001_0001_0001
+}
+const SIG4: u64 = four(SIG);
+const VISITED4: u64 = four(VISITED);
+const NEIGHBOURS4: u64 = four(NEIGHBOURS);
+
+/// Sub-band orientation, which selects the zero-coding table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Orientation {
+    /// LL and LH (Table D.1, first columns).
+    LowHigh,
+    /// HL: horizontal and vertical contributions swapped.
+    HighLow,
+    /// HH: diagonals first.
+    HighHigh,
+}
+
+/// Zero-coding context (0..=8) for each neighbour-significance byte, per orientation.
+const ZC: [[u8; 256]; 3] = {
+    let mut t = [[0u8; 256]; 3];
+    let mut o = 0;
+    while o < 3 {
+        let mut f = 0;
+        while f < 256 {
+            let b = f as u16;
+            let mut h = ((b & W != 0) as u32) + ((b & E != 0) as u32);
+            let mut v = ((b & N != 0) as u32) + ((b & S != 0) as u32);
+            let d = ((b & NW != 0) as u32)
+                + ((b & NE != 0) as u32)
+                + ((b & SW != 0) as u32)
+                + ((b & SE != 0) as u32);
+            if o == 1 {
+                let t = h;
+                h = v;
+                v = t;
+            }
+            let cx = if o == 2 {
+                let hv = h + v;
+                match d {
+                    0 => match hv {
+                        0 => 0,
+                        1 => 1,
+                        _ => 2,
+                    },
+                    1 => match hv {
+                        0 => 3,
+                        1 => 4,
+                        _ => 5,
+                    },
+                    2 => {
+                        if hv == 0 {
+                            6
+                        } else {
+                            7
+                        }
+                    }
+                    _ => 8,
+                }
+            } else {
+                match h {
+                    0 => match v {
+                        0 => match d {
+                            0 => 0,
+                            1 => 1,
+                            _ => 2,
+                        },
+                        1 => 3,
+                        _ => 4,
+                    },
+                    1 => {
+                        if v >= 1 {
+                            7
+                        } else if d >= 1 {
+                            6
+                        } else {
+                            5
+                        }
+                    }
+                    _ => 8,
+                }
+            };
+            t[o][f] = cx;
+            f += 1;
+        }
+        o += 1;
+    }
+    t
+};
+
+/// Sign-coding context (9..=13) and the bit to XOR with the decision (Table D.3), indexed by
+/// the significance of N, S, W, E (bits 0-3) and their signs (bits 4-7).
+const SC: [(u8, u8); 256] = {
+    let mut t = [(0u8, 0u8); 256];
+    let mut i = 0;
+    while i < 256 {
+        let v = clamp1(contribution(i, 1, 16) + contribution(i, 2, 32));
+        let h = clamp1(contribution(i, 4, 64) + contribution(i, 8, 128));
+        t[i] = match (h, v) {
+            (1, 1) => (13, 0),
+            (1, 0) => (12, 0),
+            (1, _) => (11, 0),
+            (0, 1) => (10, 0),
+            (0, 0) => (9, 0),
+            (0, _) => (10, 1),
+            (_, 1) => (11, 1),
+            (_, 0) => (12, 1),
+            (_, _) => (13, 1),
+        };
+        i += 1;
+    }
+    t
+};
+
+/// +1 for a significant positive neighbour, -1 for a negative one, 0 otherwise.
+const fn contribution(i: usize, sig: usize, neg: usize) -> i32 {
+    if i & sig == 0 {
+        0
+    } else if i & neg != 0 {
+        -1
+    } else {
+        1
+    }
+}
+
+const fn clamp1(x: i32) -> i32 {
+    if x > 1 {
+        1
+    } else if x < -1 {
+        -1
+    } else {
+        x
+    }
+}
+
+/// Reusable buffers of the tier-1 decoder (one per thread).
+#[derive(Default)]
+pub(crate) struct BlockDecoder {
+    flags: Vec<u64>,
+    magnitudes: Vec<u32>,
+}
+
+/// One code-block to decode.
+pub(crate) struct CodeBlock<'a> {
+    /// The segment followed by 0xFF 0xFF.
+    pub padded: &'a [u8],
+    pub width: usize,
+    pub height: usize,
+    pub orientation: Orientation,
+    /// Magnitude bit-planes (1..=30); `3 * bitplanes - 2` passes are decoded.
+    pub bitplanes: u32,
+}
+
+struct Passes<'a, 'b> {
+    mq: MqDecoder<'a>,
+    cx: [Context; CONTEXTS],
+    flags: &'b mut [u64],
+    mags: &'b mut [u32],
+    zc: &'static [u8; 256],
+    /// Columns per stripe row, padding included.
+    stride: usize,
+    width: usize,
+    height: usize,
+}
+
+impl BlockDecoder {
+    /// Decodes `block` into `out` (row stride `out_stride`, `height` rows of `width` values):
+    /// signed coefficients, exact when every pass is present (lossless).
+    pub fn decode(&mut self, block: &CodeBlock<'_>, out: &mut [i32], out_stride: usize) {
+        let (w, h) = (block.width, block.height);
+        let stride = w + 2;
+        let stripes = h.div_ceil(4);
+        let columns = (stripes + 2) * stride;
+        self.flags.clear();
+        self.flags.resize(columns, 0);
+        // Magnitudes are written when a sample becomes significant and only read after.
+        if self.magnitudes.len() < columns * 4 {
+            self.magnitudes.resize(columns * 4, 0);
+        }
+        let mut p = Passes {
+            mq: MqDecoder::new(block.padded),
+            cx: initial_contexts(),
+            flags: &mut self.flags,
+            mags: &mut self.magnitudes,
+            zc: &ZC[block.orientation as usize],
+            stride,
+            width: w,
+            height: h,
+        };
+        let top = block.bitplanes - 1;
+        p.cleanup(top);
+        for plane in (0..top).rev() {
+            p.significance(plane);
+            p.refinement(plane);
+            p.cleanup(plane);
+        }
+        // Write out the signed values.
+        for y in 0..h {
+            let row = &mut out[y * out_stride..y * out_stride + w];
+            let (s, lane) = (y / 4, y % 4);
+            for (x, v) in row.iter_mut().enumerate() {
+                let ci = (s + 1) * stride + x + 1;
+                let f = (self.flags[ci] >> (16 * lane)) as u16;
+                let m = if f & SIG != 0 {
+                    self.magnitudes[ci * 4 + lane] as i32
+                } else {
+                    0
+                };
+                *v = if f & NEG != 0 { -m } else { m };
+            }
+        }
+    }
+}
+
+impl Passes<'_, '_> {
+    /// Significance propagation: insignificant samples with a significant neighbour.
+    #[inline(never)]
+    fn significance(&mut self, plane: u32) {
+        // Registers and tables in locals so that they stay in registers across the loop.
+        let (mut mq, mut cx) = (self.mq, self.cx);
+        let (width, height) = (self.width, self.height);
+        let (flags, mags, zc, stride) = (&mut *self.flags, &mut *self.mags, self.zc, self.stride);
+        for s in 0..height.div_ceil(4) {
+            let rows = (height - 4 * s).min(4);
+            let lanes = if rows == 4 {
+                u64::MAX
+            } else {
+                (1u64 << (16 * rows)) - 1
+            };
+            let base = (s + 1) * stride + 1;
+            for ci in base..base + width {
+                // Bit 8 of each lane: has a significant neighbour and is not significant.
+                let mut m = candidates_significance(flags[ci]) & lanes;
+                while m != 0 {
+                    let l = (m.trailing_zeros() / 16) as usize;
+                    let f = (flags[ci] >> (16 * l)) as u16;
+                    let ctx = zc[usize::from(f & NEIGHBOURS)];
+                    if mq.decode_even(&mut cx[usize::from(ctx) & 31]) != 0 {
+                        become_significant(&mut mq, &mut cx, flags, mags, stride, ci, l, f, plane);
+                    }
+                    flags[ci] |= u64::from(VISITED) << (16 * l);
+                    // Later lanes may just have gained a significant neighbour.
+                    let later = u64::MAX.checked_shl(16 * (l as u32 + 1)).unwrap_or(0);
+                    m = candidates_significance(flags[ci]) & lanes & later;
+                }
+            }
+        }
+        (self.mq, self.cx) = (mq, cx);
+    }
+
+    /// Magnitude refinement of samples significant before this bit-plane.
+    #[inline(never)]
+    fn refinement(&mut self, plane: u32) {
+        let (mut mq, mut cx) = (self.mq, self.cx);
+        let (width, height) = (self.width, self.height);
+        let (flags, mags, stride) = (&mut *self.flags, &mut *self.mags, self.stride);
+        for s in 0..height.div_ceil(4) {
+            // Lanes past the block's last row are never significant: no lane mask needed.
+            let base = (s + 1) * stride + 1;
+            for ci in base..base + width {
+                let c = flags[ci];
+                // Bit 12 of each lane: significant, and not in this plane's significance pass.
+                let todo = c & SIG4 & !(c >> 1);
+                let mut m = todo;
+                while m != 0 {
+                    let l = (m.trailing_zeros() / 16) as usize;
+                    let f = (c >> (16 * l)) as u16;
+                    // 16 once refined, else 15 with a significant neighbour, else 14 (no branch).
+                    let refined = usize::from(f & REFINED != 0);
+                    let busy = usize::from(f & NEIGHBOURS != 0);
+                    let ctx = 14 + 2 * refined + (busy & (refined ^ 1));
+                    let d = mq.decode_even(&mut cx[ctx]);
+                    mags[ci * 4 + l] |= d << plane;
+                    m &= m - 1;
+                }
+                flags[ci] = c | (todo << 2);
+            }
+        }
+        (self.mq, self.cx) = (mq, cx);
+    }
+
+    /// Cleanup: every sample not yet coded in this bit-plane, with run-length coding of
+    /// all-quiet stripe columns.
+    #[inline(never)]
+    fn cleanup(&mut self, plane: u32) {
+        let (mut mq, mut cx) = (self.mq, self.cx);
+        let (width, height) = (self.width, self.height);
+        let (flags, mags, zc, stride) = (&mut *self.flags, &mut *self.mags, self.zc, self.stride);
+        for s in 0..height.div_ceil(4) {
+            let rows = (height - 4 * s).min(4);
+            let lanes = if rows == 4 {
+                u64::MAX
+            } else {
+                (1u64 << (16 * rows)) - 1
+            };
+            let base = (s + 1) * stride + 1;
+            for ci in base..base + width {
+                let mut first = 0u32;
+                if rows == 4 && flags[ci] == 0 {
+                    if mq.decode(&mut cx[CTX_RUN]) == 0 {
+                        continue;
+                    }
+                    let hi = mq.decode(&mut cx[CTX_UNIFORM]);
+                    let lo = mq.decode(&mut cx[CTX_UNIFORM]);
+                    let l = (hi << 1 | lo) as usize;
+                    let f = (flags[ci] >> (16 * l)) as u16;
+                    become_significant(&mut mq, &mut cx, flags, mags, stride, ci, l, f, plane);
+                    first = l as u32 + 1;
+                }
+                // Bit 12 of each lane from `first` on: neither significant nor visited.
+                let c = flags[ci];
+                let mut m =
+                    !(c | (c >> 1)) & SIG4 & lanes & u64::MAX.checked_shl(16 * first).unwrap_or(0);
+                while m != 0 {
+                    let l = (m.trailing_zeros() / 16) as usize;
+                    let f = (flags[ci] >> (16 * l)) as u16;
+                    let ctx = zc[usize::from(f & NEIGHBOURS)];
+                    if mq.decode(&mut cx[usize::from(ctx) & 31]) != 0 {
+                        become_significant(&mut mq, &mut cx, flags, mags, stride, ci, l, f, plane);
+                    }
+                    m &= m - 1;
+                }
+                flags[ci] &= !VISITED4;
+            }
+        }
+        (self.mq, self.cx) = (mq, cx);
+    }
+}
+
+/// Bit 8 of each lane set when the lane has a significant neighbour and is not significant.
+#[inline(always)]
+fn candidates_significance(c: u64) -> u64 {
+    const LOW8: u64 = four(0x00FF);
+    const BIT8: u64 = four(0x0100);
+    let has_neighbour = ((c & NEIGHBOURS4) + LOW8) & BIT8;
+    has_neighbour & !(c >> 4)
+}
+
+/// Decodes the sign of sample (column `ci`, lane `l`, state `f`) that just became significant
+/// at `plane`, and records it.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn become_significant(
+    mq: &mut MqDecoder<'_>,
+    cx: &mut [Context; CONTEXTS],
+    flags: &mut [u64],
+    mags: &mut [u32],
+    stride: usize,
+    ci: usize,
+    l: usize,
+    f: u16,
+    plane: u32,
+) {
+    let (ctx, xor) = SC[usize::from((f & 0xF) | ((f >> 4) & 0xF0))];
+    let sign = mq.decode_even(&mut cx[usize::from(ctx) & 31]) ^ u32::from(xor);
+    mags[ci * 4 + l] = 1 << plane;
+    set_significant(flags, stride, ci, l, sign != 0);
+}
+
+/// What a sample becoming significant adds to the 9 words around it, per (lane, negative):
+/// [here, west, east, up, up-west, up-east, down, down-west, down-east]. A table instead of
+/// branches on the lane, which the CPU cannot predict.
+const NEIGHBOUR_BITS: [[u64; 9]; 8] = {
+    let mut t = [[0u64; 9]; 8];
+    let mut k = 0;
+    while k < 8 {
+        let (l, negative) = (k / 2, k % 2 == 1);
+        let sh = 16 * l as u32;
+        let mut w = [0u64; 9];
+        w[0] = ((SIG | neg_if(NEG, negative)) as u64) << sh;
+        w[1] = ((E | neg_if(E_NEG, negative)) as u64) << sh;
+        w[2] = ((W | neg_if(W_NEG, negative)) as u64) << sh;
+        if l > 0 {
+            w[0] |= ((S | neg_if(S_NEG, negative)) as u64) << (sh - 16);
+            w[1] |= (SE as u64) << (sh - 16);
+            w[2] |= (SW as u64) << (sh - 16);
+        } else {
+            w[3] = ((S | neg_if(S_NEG, negative)) as u64) << 48;
+            w[4] = (SE as u64) << 48;
+            w[5] = (SW as u64) << 48;
+        }
+        if l < 3 {
+            w[0] |= ((N | neg_if(N_NEG, negative)) as u64) << (sh + 16);
+            w[1] |= (NE as u64) << (sh + 16);
+            w[2] |= (NW as u64) << (sh + 16);
+        } else {
+            w[6] = (N | neg_if(N_NEG, negative)) as u64;
+            w[7] = NE as u64;
+            w[8] = NW as u64;
+        }
+        t[k] = w;
+        k += 1;
+    }
+    t
+};
+
+const fn neg_if(bit: u16, negative: bool) -> u16 {
+    if negative { bit } else { 0 }
+}
+
+/// Marks sample (column `ci`, lane `l`) significant with the given sign and tells its
+/// neighbours.
+#[inline(always)]
+fn set_significant(flags: &mut [u64], stride: usize, ci: usize, l: usize, negative: bool) {
+    let w = &NEIGHBOUR_BITS[(l * 2 + usize::from(negative)) & 7];
+    let (up, down) = (ci - stride, ci + stride);
+    flags[ci] |= w[0];
+    flags[ci - 1] |= w[1];
+    flags[ci + 1] |= w[2];
+    flags[up] |= w[3];
+    flags[up - 1] |= w[4];
+    flags[up + 1] |= w[5];
+    flags[down] |= w[6];
+    flags[down - 1] |= w[7];
+    flags[down + 1] |= w[8];
+}

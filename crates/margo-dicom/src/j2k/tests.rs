@@ -1,0 +1,236 @@
+//! The fast path against OpenJPEG (through dicom-pixeldata) and against uncompressed
+//! references, on real CT codestreams; and its behaviour on damaged streams.
+
+use std::path::Path;
+
+use dicom_dictionary_std::tags;
+use dicom_object::open_file;
+use dicom_pixeldata::PixelDecoder;
+use margo_volume::testdata::shared_path;
+
+use super::{Fallback, Scratch, decode_into};
+
+/// Frame 0 of a single-frame file: (codestream, rows, cols).
+fn codestream(path: &Path) -> (Vec<u8>, usize, usize) {
+    let obj = open_file(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let rows = usize::from(obj.element(tags::ROWS).unwrap().to_int::<u16>().unwrap());
+    let cols = usize::from(obj.element(tags::COLUMNS).unwrap().to_int::<u16>().unwrap());
+    let fragments = obj
+        .element(tags::PIXEL_DATA)
+        .unwrap()
+        .fragments()
+        .expect("encapsulated pixel data");
+    (fragments.iter().flatten().copied().collect(), rows, cols)
+}
+
+/// OpenJPEG's samples for frame 0, as 16-bit words.
+fn openjpeg_samples(path: &Path) -> Vec<u16> {
+    let obj = open_file(path).unwrap();
+    let decoded = obj.decode_pixel_data_frame(0).unwrap();
+    decoded
+        .data()
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect()
+}
+
+/// Decodes frame 0 with the fast path; when it takes the stream, checks it equals OpenJPEG.
+fn fast_equals_openjpeg(path: &Path) -> Result<Vec<u16>, Fallback> {
+    let (stream, rows, cols) = codestream(path);
+    let mut out = vec![0u16; rows * cols];
+    decode_into(&stream, rows, cols, &mut out, &mut Scratch::default())?;
+    let reference = openjpeg_samples(path);
+    let differing = out.iter().zip(&reference).filter(|(a, b)| a != b).count();
+    assert_eq!(
+        differing,
+        0,
+        "{}: {differing} samples differ from OpenJPEG",
+        path.display()
+    );
+    Ok(out)
+}
+
+/// Stored values of an uncompressed 16-bit little-endian file (read by our reader, which
+/// accepts the WG04 files' quirky meta group).
+fn native_samples(path: &Path) -> Vec<u16> {
+    let file = crate::read::read_file(path, crate::read::ReadExtent::All)
+        .unwrap()
+        .unwrap();
+    let bytes = file
+        .obj()
+        .element(tags::PIXEL_DATA)
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect()
+}
+
+#[test]
+fn variety_j2k_lossless_takes_the_fast_path_and_equals_the_uncompressed_reference() {
+    let test = "variety_j2k_lossless_takes_the_fast_path_and_equals_the_uncompressed_reference";
+    let Some(dir) = shared_path("dicom-variety", test) else {
+        return;
+    };
+    for (j2k, reference) in [
+        (
+            "ct-chest-ge_j2k-lossless.dcm",
+            "ct-chest-ge_explicit-vr-le.dcm",
+        ),
+        (
+            "wg04-ct1_j2k-lossless.dcm",
+            "wg04-ct1_uncompressed-explicit-le.dcm",
+        ),
+        (
+            "wg04-ct2_j2k-lossless.dcm",
+            "wg04-ct2_uncompressed-explicit-le.dcm",
+        ),
+    ] {
+        let fast = fast_equals_openjpeg(&dir.join(j2k))
+            .unwrap_or_else(|f| panic!("{j2k}: fast path declined: {}", f.0));
+        assert!(
+            fast == native_samples(&dir.join(reference)),
+            "{j2k} differs from {reference}"
+        );
+    }
+}
+
+#[test]
+fn variety_j2k_lossy_falls_back_or_equals_openjpeg() {
+    let test = "variety_j2k_lossy_falls_back_or_equals_openjpeg";
+    let Some(dir) = shared_path("dicom-variety", test) else {
+        return;
+    };
+    for name in [
+        "ct-chest-ge_j2k-lossy.dcm",
+        "wg04-ct1_j2k-lossy.dcm",
+        "wg04-ct2_j2k-lossy.dcm",
+    ] {
+        // Irreversible (9/7) or truncated reversible streams: OpenJPEG decodes them.
+        match fast_equals_openjpeg(&dir.join(name)) {
+            Err(Fallback(reason)) => eprintln!("{name}: falls back: {reason}"),
+            Ok(_) => eprintln!("{name}: fast path, equal to OpenJPEG"),
+        }
+    }
+}
+
+/// LIDC-IDRI-0001 slices compressed by gdcm (`gdcmconv --j2k`, OpenJPEG's encoder, as the
+/// loading benchmark does): the fast path must give the uncompressed stored values exactly.
+#[test]
+fn lidc_slices_compressed_by_gdcmconv_decode_exactly() {
+    let test = "lidc_slices_compressed_by_gdcmconv_decode_exactly";
+    let Some(dir) = shared_path("ct/lidc-idri-0001", test) else {
+        return;
+    };
+    let gdcmconv_ok = std::process::Command::new("gdcmconv")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !gdcmconv_ok {
+        if std::env::var("MARGO_REQUIRE_SHARED").as_deref() == Ok("1") {
+            panic!("{test}: gdcmconv (apt libgdcm-tools) is missing and MARGO_REQUIRE_SHARED=1");
+        }
+        eprintln!("{test}: skipped: no gdcmconv");
+        return;
+    }
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 100,
+        "{}: {} files",
+        dir.display(),
+        files.len()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    // Every 9th slice: apex to base, air, lung, soft tissue and bone.
+    for (i, src) in files.iter().enumerate().step_by(9) {
+        let j2k = tmp.path().join(format!("{i}.dcm"));
+        let status = std::process::Command::new("gdcmconv")
+            .arg("--j2k")
+            .arg(src)
+            .arg(&j2k)
+            .status()
+            .unwrap();
+        assert!(status.success(), "gdcmconv --j2k {}", src.display());
+        let fast = fast_equals_openjpeg(&j2k)
+            .unwrap_or_else(|f| panic!("{}: fast path declined: {}", src.display(), f.0));
+        assert!(
+            fast == native_samples(src),
+            "{}: decoded J2K differs from the uncompressed slice",
+            src.display()
+        );
+    }
+}
+
+/// Truncated and bit-flipped streams: no panic, and never a silent partial result for a
+/// truncated one (it falls back, so OpenJPEG names the error).
+#[test]
+fn damaged_streams_fall_back_or_decode_without_panicking() {
+    let test = "damaged_streams_fall_back_or_decode_without_panicking";
+    let Some(path) = shared_path("dicom-variety/wg04-ct2_j2k-lossless.dcm", test) else {
+        return;
+    };
+    let (stream, rows, cols) = codestream(&path);
+    let mut out = vec![0u16; rows * cols];
+    let mut scratch = Scratch::default();
+    let mut cuts = 0;
+    for len in (0..stream.len() - 64).step_by(stream.len() / 97) {
+        let r = decode_into(&stream[..len], rows, cols, &mut out, &mut scratch);
+        assert!(r.is_err(), "stream cut to {len} bytes decoded");
+        cuts += 1;
+    }
+    let mut flips = 0;
+    for pos in (0..stream.len()).step_by(stream.len() / 211) {
+        for bit in [0x01u8, 0x80, 0xFF] {
+            let mut damaged = stream.clone();
+            damaged[pos] ^= bit;
+            let _ = decode_into(&damaged, rows, cols, &mut out, &mut scratch);
+            flips += 1;
+        }
+    }
+    // Header fields set to extremes.
+    for pos in 0..160.min(stream.len()) {
+        for v in [0x00u8, 0xFF] {
+            let mut damaged = stream.clone();
+            damaged[pos] = v;
+            let _ = decode_into(&damaged, rows, cols, &mut out, &mut scratch);
+        }
+    }
+    assert!(cuts > 90 && flips > 600);
+}
+
+/// Not a test: single-thread timing of raw codestreams in `MARGO_J2K_BENCH_DIR` (*.j2k), e.g.
+/// `cargo test --release -p margo-dicom --lib j2k_timing -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn j2k_timing() {
+    let Ok(dir) = std::env::var("MARGO_J2K_BENCH_DIR") else {
+        return;
+    };
+    let mut streams: Vec<Vec<u8>> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "j2k"))
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    streams.sort();
+    let mut out = vec![0u16; 512 * 512];
+    let mut scratch = Scratch::default();
+    for _ in 0..2 {
+        let t = std::time::Instant::now();
+        for s in &streams {
+            decode_into(s, 512, 512, &mut out, &mut scratch).unwrap();
+        }
+        eprintln!(
+            "fast path: {:.2} ms per slice over {} slices",
+            t.elapsed().as_secs_f64() * 1e3 / streams.len() as f64,
+            streams.len()
+        );
+    }
+}
