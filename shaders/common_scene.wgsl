@@ -36,6 +36,11 @@ override SPEC_LINEAR: bool = true;
 override SPEC_OVERLAYS: bool = true;
 override SPEC_MASK: bool = true;
 override SPEC_SHELL: bool = true;
+// Which analytic overlays exist in the scene (ellipsoids, segments, points, crosshair).
+override SPEC_ELLIPSOIDS: bool = true;
+override SPEC_SEGMENTS: bool = true;
+override SPEC_POINTS: bool = true;
+override SPEC_CROSSHAIR: bool = true;
 // MPR slab combination (SLAB_*); SLAB_NONE also when the slab has a single sample.
 override SPEC_SLAB: u32 = 0u;
 // Ray casting.
@@ -44,6 +49,8 @@ override SPEC_SHADING: bool = true;
 override SPEC_CLIP_BOX: bool = false;
 override SPEC_CLIP_PLANE: bool = false;
 override SPEC_JITTER: bool = false;
+// Rays read volume_coarse (interactive frames) instead of volume_hu.
+override SPEC_COARSE: bool = false;
 
 // OverlayUniforms.counts.w bit flags.
 const OVERLAY_CROSSHAIR: u32 = 1u;
@@ -79,6 +86,15 @@ struct ViewUniforms {
     tf_range: vec4<f32>,
     // Voxel counts of the volume (n_i, n_j, n_k, 0).
     volume_dims: vec4<f32>,
+    // Ray casting: edge of an empty-space-skipping brick in voxels along i, j, k (margo-render's
+    // bricks.rs); 0 for MPR.
+    brick_voxels: vec4<f32>,
+    // Ray casting: HU open interval (x, y) outside which the transfer function is transparent
+    // (a cheap test before its texture is read).
+    tf_visible_hu: vec4<f32>,
+    // Ray casting with SPEC_COARSE: texture coordinate of volume_coarse per coordinate of
+    // volume_hu, per axis (margo-render's coarse.rs).
+    coarse_scale: vec4<f32>,
 };
 
 struct GpuEllipsoid {
@@ -130,9 +146,13 @@ struct OverlayUniforms {
 @group(0) @binding(3) var shell_labels: texture_3d<f32>;
 @group(0) @binding(4) var transfer_function: texture_2d<f32>;
 @group(0) @binding(5) var<uniform> overlays: OverlayUniforms;
-// One texel per brick of 8^3 voxels; channel = transfer-function row; 1 where the brick may be
-// visible (its HU range meets a non-zero opacity, or a mask is near), 0 where rays may skip it.
+// One texel per brick of 8^3 voxels; channel = transfer-function row; value * 255 = Chebyshev
+// distance in bricks to the nearest brick that may be visible (its HU range meets a non-zero
+// opacity, or a mask is near); 0 for such a brick (margo-render's bricks.rs).
 @group(0) @binding(6) var brick_occupancy: texture_3d<f32>;
+// The volume box-filtered to about half the voxels per axis, for interactive ray casting
+// (SPEC_COARSE); the full volume again when it is already coarse.
+@group(0) @binding(7) var volume_coarse: texture_3d<f32>;
 @group(1) @binding(0) var<uniform> view: ViewUniforms;
 
 struct FullscreenOut {

@@ -4,8 +4,6 @@
 // Requires common_scene.wgsl (prepended by margo-render).
 
 const MAX_STEPS: u32 = 4096u;
-// Edge of an empty-space-skipping brick in voxels (margo-render's renderer::BRICK_VOXELS).
-const BRICK_VOXELS: f32 = 8.0;
 const OPAQUE: f32 = 0.99;
 
 const HIT_NONE: u32 = 0u;
@@ -56,6 +54,32 @@ fn world_gradient(labels: texture_3d<f32>, m: mat4x4<f32>, dims: vec3<f32>, t: v
         textureSampleLevel(labels, linear_clamp, t + vec3<f32>(0.0, 0.0, e.z), 0.0).r - textureSampleLevel(labels, linear_clamp, t - vec3<f32>(0.0, 0.0, e.z), 0.0).r,
     ) * dims * 0.5;
     // d(value)/d(world) = transpose(d(texture)/d(world)) * d(value)/d(texture)
+    let lin = mat3x3<f32>(m[0].xyz, m[1].xyz, m[2].xyz);
+    return transpose(lin) * g_tex;
+}
+
+// HU at a texture coordinate of volume_hu, read from the full volume or (SPEC_COARSE) from its
+// coarse copy.
+fn ray_hu(t: vec3<f32>) -> f32 {
+    if (SPEC_COARSE) {
+        return textureSampleLevel(volume_coarse, linear_clamp, t * view.coarse_scale.xyz, 0.0).r;
+    }
+    return textureSampleLevel(volume_hu, linear_clamp, t, 0.0).r;
+}
+
+// World gradient of `ray_hu` by central differences one texel apart in the texture it reads.
+fn ray_hu_gradient(t: vec3<f32>) -> vec3<f32> {
+    // One texel, in volume_hu texture coordinates.
+    var e = 1.0 / view.volume_dims.xyz;
+    if (SPEC_COARSE) {
+        e = 1.0 / (vec3<f32>(textureDimensions(volume_coarse)) * view.coarse_scale.xyz);
+    }
+    let g_tex = vec3<f32>(
+        ray_hu(t + vec3<f32>(e.x, 0.0, 0.0)) - ray_hu(t - vec3<f32>(e.x, 0.0, 0.0)),
+        ray_hu(t + vec3<f32>(0.0, e.y, 0.0)) - ray_hu(t - vec3<f32>(0.0, e.y, 0.0)),
+        ray_hu(t + vec3<f32>(0.0, 0.0, e.z)) - ray_hu(t - vec3<f32>(0.0, 0.0, e.z)),
+    ) / (2.0 * e);
+    let m = view.texture_from_world;
     let lin = mat3x3<f32>(m[0].xyz, m[1].xyz, m[2].xyz);
     return transpose(lin) * g_tex;
 }
@@ -260,22 +284,26 @@ fn fs_raycast(in: FullscreenOut) -> @location(0) vec4<f32> {
     let hu_span = max(view.tf_range.y - view.tf_range.x, 1e-3);
     let opacity_exponent = step / max(view.ray.y, 1e-3);
 
-    // Empty-space skipping: bricks of BRICK_VOXELS^3 voxels whose HU range is fully transparent
-    // in this transfer function (and hold no mask) are crossed in one jump, landing on the same
-    // step grid as without skipping, so the image does not change.
+    // Empty-space skipping: bricks (view.brick_voxels voxels a side) whose HU range is fully transparent
+    // in this transfer function (and hold no mask) are crossed in one jump, together with the
+    // empty bricks around them (distance map), landing on the same step grid as without skipping,
+    // so the image does not change. (A brick's HU range covers samples up to half a voxel past its
+    // faces, so f32 rounding of the exit point cannot skip a visible sample.)
     let tf_row = u32(view.tf_range.w);
     let brick_dims = vec3<i32>(textureDimensions(brick_occupancy));
     let cells_per_mm = d_tex * view.volume_dims.xyz;
+    let brick_voxels = max(view.brick_voxels.xyz, vec3<f32>(1.0));
     var k = 0u;
     var iterations = 0u;
     loop {
         // Search for the next step that needs compositing: empty bricks are crossed in one jump,
-        // transparent samples cost a volume and a transfer-function read, and the search stops
-        // at a surface crossing, a mask entry or a visible sample. The expensive part (gradients,
+        // a sample whose HU lies outside the transfer function's visible interval costs one
+        // volume read, and the search stops at a surface crossing, a mask entry or a sample
+        // that may be visible. The expensive part (gradients,
         // shading, compositing) stays out of this inner loop: a SIMD rasteriser (llvmpipe) runs
         // every statement of a loop body for all its lanes, so mixing it in would make each
         // skipped sample cost as much as a shaded one.
-        var tf = vec4<f32>(0.0);
+        var hu = 0.0;
         var mask_entry = false;
         var found = false;
         loop {
@@ -285,10 +313,13 @@ fn fs_raycast(in: FullscreenOut) -> @location(0) vec4<f32> {
             iterations = iterations + 1u;
             let tk = t + f32(k) * step;
             let cell = (o_tex + tk * d_tex) * view.volume_dims.xyz;
-            let brick = clamp(vec3<i32>(floor(cell / BRICK_VOXELS)), vec3<i32>(0), brick_dims - vec3<i32>(1));
-            if (textureLoad(brick_occupancy, brick, 0)[tf_row] < 0.5) {
-                let lo = vec3<f32>(brick) * BRICK_VOXELS;
-                let hi = lo + vec3<f32>(BRICK_VOXELS);
+            let brick = clamp(vec3<i32>(floor(cell / brick_voxels)), vec3<i32>(0), brick_dims - vec3<i32>(1));
+            // Chebyshev distance in bricks to the nearest brick this transfer function may show:
+            // at distance D > 0 the cube of bricks within D - 1 is empty, leave it in one jump.
+            let empty_reach = round(textureLoad(brick_occupancy, brick, 0)[tf_row] * 255.0) - 1.0;
+            if (empty_reach >= 0.0) {
+                let lo = (vec3<f32>(brick) - empty_reach) * brick_voxels;
+                let hi = (vec3<f32>(brick) + empty_reach + 1.0) * brick_voxels;
                 let to_exit = select(select(vec3<f32>(1e30), (lo - cell) / cells_per_mm, cells_per_mm < vec3<f32>(0.0)), (hi - cell) / cells_per_mm, cells_per_mm > vec3<f32>(0.0));
                 let exit_t = tk + max(min(to_exit.x, min(to_exit.y, to_exit.z)), 0.0);
                 k = max(k + 1u, u32(ceil((exit_t - t) / step)));
@@ -304,10 +335,11 @@ fn fs_raycast(in: FullscreenOut) -> @location(0) vec4<f32> {
                 mask_entry = m >= 0.5 && mask_prev < 0.5;
                 mask_prev = m;
             }
-            let hu = textureSampleLevel(volume_hu, linear_clamp, texture_from_world(p), 0.0).r;
-            tf = textureSampleLevel(transfer_function, linear_clamp, vec2<f32>((hu - view.tf_range.x) / hu_span, view.tf_range.z), 0.0);
+            hu = ray_hu(texture_from_world(p));
+            // Outside this interval the transfer function is transparent: no need to read it.
+            let maybe_visible = hu > view.tf_visible_hu.x && hu < view.tf_visible_hu.y;
             let surface_crossed = overlays_on && hit.kind != HIT_NONE && hit.t <= tk;
-            if (surface_crossed || mask_entry || tf.a > 1e-4) {
+            if (surface_crossed || mask_entry || maybe_visible) {
                 found = true;
                 break;
             }
@@ -335,11 +367,12 @@ fn fs_raycast(in: FullscreenOut) -> @location(0) vec4<f32> {
             acc = acc + (1.0 - alpha) * a * shade(overlays.mask_color.rgb, n, d);
             alpha = alpha + (1.0 - alpha) * a;
         }
+        let tf = textureSampleLevel(transfer_function, linear_clamp, vec2<f32>((hu - view.tf_range.x) / hu_span, view.tf_range.z), 0.0);
         if (tf.a > 1e-4) {
             let a = 1.0 - pow(1.0 - clamp(tf.a, 0.0, 0.999), opacity_exponent);
             var c = tf.rgb;
             if (SPEC_SHADING) {
-                c = shade(c, world_gradient(volume_hu, view.texture_from_world, view.volume_dims.xyz, texture_from_world(p)), d);
+                c = shade(c, ray_hu_gradient(texture_from_world(p)), d);
             }
             acc = acc + (1.0 - alpha) * a * c;
             alpha = alpha + (1.0 - alpha) * a;

@@ -49,6 +49,8 @@
 //! [`MprView::zoom_about`], [`MprView::pan_px`], [`MprView::step_mm`], [`MprView::rotate_about`];
 //! while dragging a 3D view set [`RaycastView::step_scale`] to 2..4.
 
+mod bricks;
+mod coarse;
 pub mod context;
 pub mod error;
 pub mod gpu_types;

@@ -167,6 +167,26 @@ impl TransferFunction {
         out
     }
 
+    /// Open HU interval outside which samples of this function's texture row are transparent
+    /// (alpha <= 1e-4 as the shader tests it): one texel beyond the first and last visible texels,
+    /// since linear filtering blends neighbours, and unbounded on a side whose edge texel is
+    /// visible (the texture clamps). Empty (lo >= hi) when nothing is visible.
+    pub(crate) fn visible_hu_interval(&self) -> (f64, f64) {
+        let prefix = self.visible_prefix();
+        let n = prefix.len() - 1;
+        let first = (0..n).find(|&i| prefix[i + 1] > prefix[i]);
+        let last = (0..n).rev().find(|&i| prefix[i + 1] > prefix[i]);
+        match (first, last) {
+            (Some(first), Some(last)) => {
+                let hu = |i: usize| TF_FIRST_HU + i as f64;
+                let lo = if first == 0 { -1e30 } else { hu(first) - 1.0 };
+                let hi = if last == n - 1 { 1e30 } else { hu(last) + 1.0 };
+                (lo, hi)
+            }
+            _ => (0.0, 0.0),
+        }
+    }
+
     /// One texture row of RGBA f32, texel i at HU `TF_FIRST_HU + i`.
     pub(crate) fn texels(&self) -> Vec<[f32; 4]> {
         (0..TF_WIDTH)
@@ -430,5 +450,52 @@ impl RaycastView {
             u.modes[3] |= gpu_types::FLAG_CLIP_PLANE;
         }
         Ok(u)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::half::{f16_bits_from_f32, f32_from_f16_bits};
+
+    /// Alpha the shader reads at `hu`: the row's f16 texels, linearly filtered, clamped.
+    fn filtered_alpha(texels: &[[f32; 4]], hu: f64) -> f32 {
+        let x = (hu - TF_FIRST_HU).clamp(0.0, f64::from(TF_WIDTH - 1));
+        let i = x.floor() as usize;
+        let j = (i + 1).min(texels.len() - 1);
+        let w = (x - i as f64) as f32;
+        let a = |t: usize| f32_from_f16_bits(f16_bits_from_f32(texels[t][3]));
+        a(i) * (1.0 - w) + a(j) * w
+    }
+
+    #[test]
+    fn samples_outside_the_visible_interval_are_transparent() {
+        let mut functions: Vec<TransferFunction> = TransferFunctionPreset::ALL
+            .iter()
+            .map(|p| p.transfer_function())
+            .collect();
+        // Visible at both clamped ends, and visible nowhere.
+        functions.push(TransferFunction {
+            points: vec![p(-1100.0, [1.0; 3], 0.5), p(3100.0, [1.0; 3], 0.5)],
+        });
+        functions.push(TransferFunction {
+            points: vec![p(0.0, [1.0; 3], 0.0)],
+        });
+        for tf in &functions {
+            let texels = tf.texels();
+            let (lo, hi) = tf.visible_hu_interval();
+            let mut visible_inside = false;
+            let mut hu = -1200.0;
+            while hu < 3300.0 {
+                let a = filtered_alpha(&texels, hu);
+                if hu <= lo || hu >= hi {
+                    assert!(a <= 1e-4, "alpha {a} at {hu} HU outside ({lo}, {hi})");
+                } else if a > 1e-4 {
+                    visible_inside = true;
+                }
+                hu += 0.125;
+            }
+            assert_eq!(visible_inside, lo < hi, "({lo}, {hi})");
+        }
     }
 }

@@ -25,8 +25,8 @@ pub const VOLUME_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R16Float;
 /// Format of headless frames.
 pub const HEADLESS_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
 
-/// Edge of an empty-space-skipping brick in voxels (`BRICK_VOXELS` in raycast.wgsl).
-pub const BRICK_VOXELS: usize = 8;
+use crate::bricks::{brick_ranges, brick_voxels, chebyshev_distance};
+use crate::coarse::CoarseGrid;
 
 /// Identifies one view's uniforms (e.g. 0..3 for the app's panes).
 pub type ViewKey = u64;
@@ -107,6 +107,8 @@ pub struct Renderer {
     pipelines: HashMap<(RenderTarget, PipelineVariant), wgpu::RenderPipeline>,
     sampler: wgpu::Sampler,
     volume: Option<(wgpu::Texture, wgpu::TextureView, VolumeGeometry)>,
+    /// The volume's coarse copy for interactive ray casting, when some axis is fine enough.
+    coarse: Option<(GpuLabels, CoarseGrid)>,
     mask: GpuLabels,
     shell: GpuLabels,
     tf_texture: wgpu::Texture,
@@ -119,6 +121,8 @@ pub struct Renderer {
     /// HU range seen by trilinear samples inside each brick, and the brick grid size.
     brick_ranges: Vec<[i16; 2]>,
     brick_dims: [usize; 3],
+    /// Brick edge in voxels along i, j, k.
+    brick_voxels: [usize; 3],
     /// Bricks near a shown mask (never skipped).
     brick_near_mask: Vec<bool>,
     occupancy: GpuLabels,
@@ -245,6 +249,7 @@ impl Renderer {
                     texture_entry(4, true, wgpu::TextureViewDimension::D2),
                     uniform_entry(5, wgpu::ShaderStages::FRAGMENT),
                     texture_entry(6, true, wgpu::TextureViewDimension::D3),
+                    texture_entry(7, true, wgpu::TextureViewDimension::D3),
                 ],
             });
             let view_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -312,6 +317,7 @@ impl Renderer {
                 pipelines: HashMap::new(),
                 sampler,
                 volume: None,
+                coarse: None,
                 mask,
                 shell,
                 tf_texture,
@@ -330,6 +336,7 @@ impl Renderer {
                     .collect(),
                 brick_ranges: Vec::new(),
                 brick_dims: [0; 3],
+                brick_voxels: [1; 3],
                 brick_near_mask: Vec::new(),
                 occupancy,
                 mask_cpu: None,
@@ -467,7 +474,16 @@ impl Renderer {
         let view = texture.create_view(&Default::default());
         self.volume = Some((texture, view, volume.geometry().clone()));
         self.scene_bind_group = None;
-        let (ranges, brick_dims) = brick_ranges(volume);
+        let spacing_mm: [f64; 3] = volume.geometry().spacing_mm().into();
+        let coarse_grid = CoarseGrid::for_volume(dims, spacing_mm);
+        self.coarse = match coarse_grid {
+            Some(grid) => Some((self.upload_coarse(volume, &grid)?, grid)),
+            None => None,
+        };
+        self.brick_voxels = brick_voxels(spacing_mm);
+        // Coarse texels average two voxels: bricks must cover a wider footprint.
+        let reach = coarse_grid.map_or([1; 3], |g| g.factors);
+        let (ranges, brick_dims) = brick_ranges(volume, self.brick_voxels, reach);
         self.brick_ranges = ranges;
         self.brick_dims = brick_dims;
         self.brick_near_mask = vec![false; self.brick_ranges.len()];
@@ -477,6 +493,44 @@ impl Renderer {
             self.mark_bricks_near_mask(&mask);
         }
         self.update_occupancy()
+    }
+
+    /// Uploads the coarse copy of `volume` (see `coarse`).
+    fn upload_coarse(
+        &self,
+        volume: &Volume<i16>,
+        grid: &CoarseGrid,
+    ) -> Result<GpuLabels, RenderError> {
+        let size = self.checked_extent_3d(grid.dims)?;
+        let texels = grid.downsample_f16(volume);
+        let bytes: Vec<u8> = texels.iter().flat_map(|t| t.to_le_bytes()).collect();
+        scoped(&self.device, "uploading the coarse volume", || {
+            let texture = self.device.create_texture(&wgpu::TextureDescriptor {
+                label: Some("margo volume, coarse copy (HU, f16)"),
+                size,
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D3,
+                format: VOLUME_FORMAT,
+                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+                view_formats: &[],
+            });
+            self.queue.write_texture(
+                texture.as_image_copy(),
+                &bytes,
+                wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(size.width * 2),
+                    rows_per_image: Some(size.height),
+                },
+                size,
+            );
+            let view = texture.create_view(&Default::default());
+            GpuLabels {
+                _texture: texture,
+                view,
+            }
+        })
     }
 
     fn upload_labels(&self, mask: &Mask, label: &'static str) -> Result<GpuLabels, RenderError> {
@@ -592,13 +646,13 @@ impl Renderer {
         self.refresh_variants()
     }
 
-    /// Prepared views draw with the pipeline variant of the scene's current overlays (mask and
-    /// shell shown or not), as if they had been prepared again.
+    /// Prepared views draw with the pipeline variant of the scene's current overlays (which
+    /// shapes exist, mask and shell shown or not), as if they had been prepared again.
     fn refresh_variants(&mut self) -> Result<(), RenderError> {
-        let overlay_flags = self.overlay_uniforms.counts[3];
+        let overlay_counts = self.overlay_uniforms.counts;
         let mut needed = Vec::new();
         for (key, slot) in &mut self.views {
-            slot.variant = PipelineVariant::of(slot.kind, &slot.uniforms, overlay_flags);
+            slot.variant = PipelineVariant::of(slot.kind, &slot.uniforms, overlay_counts);
             if *key != HEADLESS_KEY {
                 needed.push(slot.variant);
             }
@@ -629,8 +683,9 @@ impl Renderer {
         Ok(())
     }
 
-    /// Replaces the analytic overlays (ellipsoids, segments, points, crosshair). Cheap: one
-    /// uniform upload.
+    /// Replaces the analytic overlays (ellipsoids, segments, points, crosshair): one uniform
+    /// upload, plus a pipeline compile the first time a kind of shape appears or goes (views
+    /// compile in only the overlay code the scene needs; see `variant`).
     pub fn set_shapes(&mut self, shapes: &Shapes) -> Result<(), RenderError> {
         let mut u = self.overlay_uniforms;
         shapes.fill_uniforms(&mut u)?;
@@ -640,7 +695,7 @@ impl Renderer {
             0,
             bytemuck::bytes_of(&self.overlay_uniforms),
         );
-        Ok(())
+        self.refresh_variants()
     }
 
     /// Marks the volume bricks that a mask's voxels (with their filter footprint) touch.
@@ -651,7 +706,7 @@ impl Renderer {
         let nb = self.brick_dims;
         let mg = mask.geometry();
         let md = mask.dims();
-        let b = BRICK_VOXELS as f64;
+        let e = self.brick_voxels.map(|b| b as f64);
         for k in 0..md[2] {
             for j in 0..md[1] {
                 for i in 0..md[0] {
@@ -674,8 +729,8 @@ impl Renderer {
                         }
                     }
                     let range = |a: usize| {
-                        let first = (((lo[a] + 0.5) / b).floor() - 1.0).max(0.0) as usize;
-                        let last = (((hi[a] + 0.5) / b).floor() + 1.0).min(nb[a] as f64 - 1.0);
+                        let first = (((lo[a] + 0.5) / e[a]).floor() - 1.0).max(0.0) as usize;
+                        let last = (((hi[a] + 0.5) / e[a]).floor() + 1.0).min(nb[a] as f64 - 1.0);
                         (
                             first,
                             if last < 0.0 {
@@ -701,31 +756,36 @@ impl Renderer {
         }
     }
 
-    /// Recomputes and uploads which bricks each transfer function may see.
+    /// Recomputes and uploads, per transfer function, each brick's distance to the nearest brick
+    /// that function may show (see `bricks`).
     fn update_occupancy(&mut self) -> Result<(), RenderError> {
         if self.brick_ranges.is_empty() {
             return Ok(());
         }
-        let prefixes: Vec<Vec<u32>> = self.tf_rows.iter().map(|tf| tf.visible_prefix()).collect();
         let last = TF_WIDTH as i64 - 1;
         let texel = |hu: f64| (hu - TF_FIRST_HU).clamp(0.0, last as f64);
-        let bytes: Vec<u8> = self
-            .brick_ranges
+        let distances: Vec<Vec<u8>> = self
+            .tf_rows
             .iter()
-            .zip(&self.brick_near_mask)
-            .flat_map(|([lo, hi], near)| {
-                // One texel of slack each side: linear filtering of the TF and f32 rounding.
-                let a = (texel(f64::from(*lo)).floor() as i64 - 1).clamp(0, last) as usize;
-                let b = (texel(f64::from(*hi)).ceil() as i64 + 1).clamp(0, last) as usize;
-                let mut texel_bytes = [0u8; 4];
-                for (row, prefix) in prefixes.iter().enumerate() {
-                    texel_bytes[row] = if *near || prefix[b + 1] > prefix[a] {
-                        255
-                    } else {
-                        0
-                    };
-                }
-                texel_bytes
+            .map(|tf| {
+                let prefix = tf.visible_prefix();
+                let visible: Vec<bool> = self
+                    .brick_ranges
+                    .iter()
+                    .zip(&self.brick_near_mask)
+                    .map(|([lo, hi], near)| {
+                        // One texel of slack each side: linear filtering of the TF, f32 rounding.
+                        let a = (texel(f64::from(*lo)).floor() as i64 - 1).clamp(0, last) as usize;
+                        let b = (texel(f64::from(*hi)).ceil() as i64 + 1).clamp(0, last) as usize;
+                        *near || prefix[b + 1] > prefix[a]
+                    })
+                    .collect();
+                chebyshev_distance(&visible, self.brick_dims)
+            })
+            .collect();
+        let bytes: Vec<u8> = (0..self.brick_ranges.len())
+            .flat_map(|b| {
+                std::array::from_fn::<u8, 4, _>(|row| distances.get(row).map_or(0, |d| d[b]))
             })
             .collect();
         let nb = self.brick_dims;
@@ -803,6 +863,12 @@ impl Renderer {
                     binding: 6,
                     resource: wgpu::BindingResource::TextureView(&self.occupancy.view),
                 },
+                wgpu::BindGroupEntry {
+                    binding: 7,
+                    resource: wgpu::BindingResource::TextureView(
+                        self.coarse.as_ref().map_or(volume_view, |(c, _)| &c.view),
+                    ),
+                },
             ],
         });
         self.scene_bind_group = Some(bg.clone());
@@ -837,7 +903,25 @@ impl Renderer {
         };
         Ok(match frame {
             Frame::Mpr(v) => (v.uniforms(geometry, flags)?, ViewKind::Mpr),
-            Frame::Raycast(v) => (v.uniforms(geometry, flags)?, ViewKind::Raycast),
+            Frame::Raycast(v) => {
+                let mut u = v.uniforms(geometry, flags)?;
+                // Scene state the view cannot know: the brick size and the row's function.
+                let e = self.brick_voxels;
+                u.brick_voxels = gpu_types::vec4(e[0] as f64, e[1] as f64, e[2] as f64, 0.0);
+                let row = (u.tf_range[3] as usize).min(self.tf_rows.len() - 1);
+                let (lo, hi) = self.tf_rows[row].visible_hu_interval();
+                u.tf_visible_hu = gpu_types::vec4(lo, hi, 0.0, 0.0);
+                // Interactive (coarse) steps read the coarse copy; MIP rays keep every voxel.
+                if let Some((_, grid)) = &self.coarse
+                    && u.modes[0] == gpu_types::RAY_COMPOSITE
+                    && grid.suits_step(f64::from(u.ray[0]))
+                {
+                    u.modes[3] |= gpu_types::FLAG_COARSE;
+                    let s = grid.texture_scale;
+                    u.coarse_scale = gpu_types::vec4(s[0], s[1], s[2], 0.0);
+                }
+                (u, ViewKind::Raycast)
+            }
         })
     }
 
@@ -850,7 +934,7 @@ impl Renderer {
         kind: ViewKind,
         target: RenderTarget,
     ) -> Result<(), RenderError> {
-        let variant = PipelineVariant::of(kind, uniforms, self.overlay_uniforms.counts[3]);
+        let variant = PipelineVariant::of(kind, uniforms, self.overlay_uniforms.counts);
         self.ensure_pipeline(target, variant)?;
         if !self.views.contains_key(&key) {
             let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -1144,64 +1228,7 @@ impl Renderer {
     }
 }
 
-/// Min and max HU that trilinear samples inside each brick can return: a brick covers cells
-/// `[8b, 8b + 8)` and samples there read voxels `8b - 1 ..= 8b + 8`.
-fn brick_ranges(volume: &Volume<i16>) -> (Vec<[i16; 2]>, [usize; 3]) {
-    let n = volume.dims();
-    let nb = n.map(|d| d.div_ceil(BRICK_VOXELS));
-    let v = volume.voxels();
-    // Per axis, min/max over the brick's reach, done separably: i, then j, then k.
-    let reach = |b: usize, len: usize| {
-        let first = (b * BRICK_VOXELS).saturating_sub(1);
-        let last = ((b + 1) * BRICK_VOXELS).min(len - 1);
-        first..=last
-    };
-    // Pass 1: along i, for every (j, k) row.
-    let mut p1 = vec![[i16::MAX, i16::MIN]; nb[0] * n[1] * n[2]];
-    for k in 0..n[2] {
-        for j in 0..n[1] {
-            let row = &v[n[0] * (j + n[1] * k)..][..n[0]];
-            for bi in 0..nb[0] {
-                let r = &mut p1[bi + nb[0] * (j + n[1] * k)];
-                for &x in &row[reach(bi, n[0])] {
-                    r[0] = r[0].min(x);
-                    r[1] = r[1].max(x);
-                }
-            }
-        }
-    }
-    // Pass 2: along j.
-    let mut p2 = vec![[i16::MAX, i16::MIN]; nb[0] * nb[1] * n[2]];
-    for k in 0..n[2] {
-        for bj in 0..nb[1] {
-            for bi in 0..nb[0] {
-                let r = &mut p2[bi + nb[0] * (bj + nb[1] * k)];
-                for j in reach(bj, n[1]) {
-                    let s = p1[bi + nb[0] * (j + n[1] * k)];
-                    r[0] = r[0].min(s[0]);
-                    r[1] = r[1].max(s[1]);
-                }
-            }
-        }
-    }
-    // Pass 3: along k.
-    let mut out = vec![[i16::MAX, i16::MIN]; nb[0] * nb[1] * nb[2]];
-    for bk in 0..nb[2] {
-        for bj in 0..nb[1] {
-            for bi in 0..nb[0] {
-                let r = &mut out[bi + nb[0] * (bj + nb[1] * bk)];
-                for k in reach(bk, n[2]) {
-                    let s = p2[bi + nb[0] * (bj + nb[1] * k)];
-                    r[0] = r[0].min(s[0]);
-                    r[1] = r[1].max(s[1]);
-                }
-            }
-        }
-    }
-    (out, nb)
-}
-
-/// Before any volume: one brick, visible in every row.
+/// Before any volume: one brick, visible (distance 0) in every row.
 fn empty_occupancy(device: &wgpu::Device, queue: &wgpu::Queue) -> GpuLabels {
     let size = wgpu::Extent3d {
         width: 1,
@@ -1220,7 +1247,7 @@ fn empty_occupancy(device: &wgpu::Device, queue: &wgpu::Queue) -> GpuLabels {
     });
     queue.write_texture(
         texture.as_image_copy(),
-        &[255; 4],
+        &[0; 4],
         wgpu::TexelCopyBufferLayout {
             offset: 0,
             bytes_per_row: Some(4),
@@ -1319,38 +1346,4 @@ fn make_pipeline(
         multiview_mask: None,
         cache: None,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn brick_ranges_cover_every_trilinear_footprint() {
-        let g = VolumeGeometry::axis_aligned([19, 9, 17], [1.0; 3], [0.0; 3]).unwrap();
-        let v = Volume::from_fn(g, |i, j, k| {
-            ((i * 7919 + j * 104_729 + k * 1_299_709) % 2001) as i16 - 1000
-        });
-        let (ranges, nb) = brick_ranges(&v);
-        assert_eq!(nb, [3, 2, 3]);
-        for bk in 0..nb[2] {
-            for bj in 0..nb[1] {
-                for bi in 0..nb[0] {
-                    let (mut lo, mut hi) = (i16::MAX, i16::MIN);
-                    let span =
-                        |b: usize, n: usize| (b * 8).saturating_sub(1)..=((b + 1) * 8).min(n - 1);
-                    for k in span(bk, 17) {
-                        for j in span(bj, 9) {
-                            for i in span(bi, 19) {
-                                let x = v.get(i, j, k).unwrap();
-                                lo = lo.min(x);
-                                hi = hi.max(x);
-                            }
-                        }
-                    }
-                    assert_eq!(ranges[bi + nb[0] * (bj + nb[1] * bk)], [lo, hi]);
-                }
-            }
-        }
-    }
 }

@@ -27,20 +27,27 @@ pub(crate) struct PipelineVariant {
     overlays: bool,
     mask: bool,
     shell: bool,
+    ellipsoids: bool,
+    segments: bool,
+    points: bool,
+    crosshair: bool,
     slab: u32,
     ray_mip: bool,
     shading: bool,
     clip_box: bool,
     clip_plane: bool,
     jitter: bool,
+    coarse: bool,
 }
 
 impl PipelineVariant {
     /// The variant that draws a view with these uniforms while the scene's overlays have
-    /// `overlay_flags` (`OverlayUniforms::counts[3]`: mask and shell shown).
-    pub fn of(kind: ViewKind, u: &ViewUniforms, overlay_flags: u32) -> Self {
+    /// `overlay_counts` (`OverlayUniforms::counts`: ellipsoid, segment and point counts, and
+    /// the crosshair / mask / shell flags).
+    pub fn of(kind: ViewKind, u: &ViewUniforms, overlay_counts: [u32; 4]) -> Self {
         let flags = u.modes[3];
         let has = |bit: u32| flags & bit != 0;
+        let [n_ellipsoids, n_segments, n_points, overlay_flags] = overlay_counts;
         let overlays = has(gpu_types::FLAG_OVERLAYS);
         let mut v = Self {
             kind,
@@ -49,17 +56,23 @@ impl PipelineVariant {
             overlays,
             mask: overlays && overlay_flags & gpu_types::OVERLAY_MASK != 0,
             shell: false,
+            ellipsoids: overlays && n_ellipsoids > 0,
+            segments: overlays && n_segments > 0,
+            points: overlays && n_points > 0,
+            crosshair: false,
             slab: gpu_types::SLAB_NONE,
             ray_mip: false,
             shading: false,
             clip_box: false,
             clip_plane: false,
             jitter: false,
+            coarse: false,
         };
         match kind {
             ViewKind::Mpr => {
                 v.linear = u.modes[1] != 0;
                 v.shell = overlays && overlay_flags & gpu_types::OVERLAY_SHELL != 0;
+                v.crosshair = overlays && overlay_flags & gpu_types::OVERLAY_CROSSHAIR != 0;
                 // The window's w is the slab's sample count; one sample is a plain plane.
                 if u.window[3] > 1.0 {
                     v.slab = u.modes[0];
@@ -71,19 +84,25 @@ impl PipelineVariant {
                     // MIP rays ignore overlays and shading.
                     v.overlays = false;
                     v.mask = false;
+                    v.ellipsoids = false;
+                    v.segments = false;
+                    v.points = false;
                 } else {
                     v.shading = has(gpu_types::FLAG_SHADING);
+                    v.coarse = has(gpu_types::FLAG_COARSE);
                 }
                 v.clip_box = has(gpu_types::FLAG_CLIP_BOX);
                 v.clip_plane = has(gpu_types::FLAG_CLIP_PLANE);
                 v.jitter = u.modes[2] != 0;
             }
         }
+        // Overlays on but none in the scene: nothing to compile in.
+        v.overlays &= v.mask || v.shell || v.ellipsoids || v.segments || v.points || v.crosshair;
         v
     }
 
     /// Values for every `override SPEC_*` of the modules (WGSL bools take 0 / 1).
-    pub fn constants(&self) -> [(&'static str, f64); 11] {
+    pub fn constants(&self) -> [(&'static str, f64); 16] {
         let b = |x: bool| if x { 1.0 } else { 0.0 };
         [
             ("SPEC_SRGB_TARGET", b(self.srgb_target)),
@@ -91,12 +110,17 @@ impl PipelineVariant {
             ("SPEC_OVERLAYS", b(self.overlays)),
             ("SPEC_MASK", b(self.mask)),
             ("SPEC_SHELL", b(self.shell)),
+            ("SPEC_ELLIPSOIDS", b(self.ellipsoids)),
+            ("SPEC_SEGMENTS", b(self.segments)),
+            ("SPEC_POINTS", b(self.points)),
+            ("SPEC_CROSSHAIR", b(self.crosshair)),
             ("SPEC_SLAB", f64::from(self.slab)),
             ("SPEC_RAY_MIP", b(self.ray_mip)),
             ("SPEC_SHADING", b(self.shading)),
             ("SPEC_CLIP_BOX", b(self.clip_box)),
             ("SPEC_CLIP_PLANE", b(self.clip_plane)),
             ("SPEC_JITTER", b(self.jitter)),
+            ("SPEC_COARSE", b(self.coarse)),
         ]
     }
 
@@ -123,7 +147,7 @@ mod tests {
 
     #[test]
     fn every_constant_is_an_override_of_the_shared_wgsl() {
-        let v = PipelineVariant::of(ViewKind::Mpr, &uniforms([0; 4], 1.0), 0);
+        let v = PipelineVariant::of(ViewKind::Mpr, &uniforms([0; 4], 1.0), [0; 4]);
         for (name, _) in v.constants() {
             assert!(
                 crate::shaders::COMMON_SCENE.contains(&format!("override {name}:")),
@@ -138,14 +162,14 @@ mod tests {
 
     #[test]
     fn mpr_variant_follows_the_view_flags_and_the_scene_overlays() {
-        let plain = PipelineVariant::of(ViewKind::Mpr, &uniforms([0, 1, 0, 0], 1.0), 0);
+        let plain = PipelineVariant::of(ViewKind::Mpr, &uniforms([0, 1, 0, 0], 1.0), [0; 4]);
         assert!(!plain.overlays && !plain.mask && plain.linear);
         assert_eq!(plain.slab, gpu_types::SLAB_NONE);
         let flags = gpu_types::FLAG_OVERLAYS | gpu_types::FLAG_SRGB_TARGET;
         let mip = PipelineVariant::of(
             ViewKind::Mpr,
             &uniforms([gpu_types::SLAB_MIP, 0, 0, flags], 9.0),
-            gpu_types::OVERLAY_MASK,
+            [0, 0, 0, gpu_types::OVERLAY_MASK],
         );
         assert!(mip.overlays && mip.mask && !mip.shell && mip.srgb_target && !mip.linear);
         assert_eq!(mip.slab, gpu_types::SLAB_MIP);
@@ -153,14 +177,14 @@ mod tests {
         let no_overlays = PipelineVariant::of(
             ViewKind::Mpr,
             &uniforms([0, 1, 0, 0], 1.0),
-            gpu_types::OVERLAY_MASK | gpu_types::OVERLAY_SHELL,
+            [2, 1, 1, gpu_types::OVERLAY_MASK | gpu_types::OVERLAY_SHELL],
         );
         assert_eq!(no_overlays, plain);
         // A single-sample slab is a plane.
         let thin = PipelineVariant::of(
             ViewKind::Mpr,
             &uniforms([gpu_types::SLAB_MEAN, 1, 0, 0], 1.0),
-            0,
+            [0; 4],
         );
         assert_eq!(thin, plain);
     }
@@ -171,7 +195,7 @@ mod tests {
         let composite = PipelineVariant::of(
             ViewKind::Raycast,
             &uniforms([gpu_types::RAY_COMPOSITE, 1, 7, flags], 1.0),
-            gpu_types::OVERLAY_MASK | gpu_types::OVERLAY_SHELL,
+            [0, 0, 0, gpu_types::OVERLAY_MASK | gpu_types::OVERLAY_SHELL],
         );
         assert!(composite.shading && composite.clip_plane && !composite.clip_box);
         assert!(composite.jitter && composite.overlays && composite.mask && !composite.shell);
@@ -179,8 +203,35 @@ mod tests {
         let mip = PipelineVariant::of(
             ViewKind::Raycast,
             &uniforms([gpu_types::RAY_MIP, 1, 0, flags], 1.0),
-            gpu_types::OVERLAY_MASK,
+            [3, 0, 0, gpu_types::OVERLAY_MASK],
         );
         assert!(mip.ray_mip && !mip.shading && !mip.overlays && !mip.mask && !mip.jitter);
+        assert!(!mip.ellipsoids);
+    }
+
+    #[test]
+    fn overlay_code_is_compiled_in_only_for_what_the_scene_holds() {
+        let on = uniforms([0, 1, 0, gpu_types::FLAG_OVERLAYS], 1.0);
+        let empty = PipelineVariant::of(ViewKind::Mpr, &on, [0; 4]);
+        assert!(
+            !empty.overlays,
+            "overlays on with an empty scene compile nothing in"
+        );
+        let probes =
+            PipelineVariant::of(ViewKind::Mpr, &on, [2, 1, 0, gpu_types::OVERLAY_CROSSHAIR]);
+        assert!(probes.overlays && probes.ellipsoids && probes.segments && probes.crosshair);
+        assert!(!probes.points && !probes.mask && !probes.shell);
+        let dvr = PipelineVariant::of(
+            ViewKind::Raycast,
+            &uniforms(
+                [gpu_types::RAY_COMPOSITE, 1, 0, gpu_types::FLAG_OVERLAYS],
+                1.0,
+            ),
+            [0, 0, 4, gpu_types::OVERLAY_CROSSHAIR],
+        );
+        assert!(
+            dvr.overlays && dvr.points && !dvr.crosshair,
+            "no crosshair in 3D"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! scene build alone), then to write it as DICOM uncompressed and JPEG-LS; dcmtk's `dcmcjpls`
 //! compressing the same uncompressed series is timed alongside as the external reference.
 
+use super::{cpu_seconds, load_average};
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -21,22 +22,6 @@ pub struct Args {
     /// Scratch folder for the DICOM writes (default: a temporary folder, removed afterwards).
     #[arg(long)]
     pub scratch: Option<PathBuf>,
-}
-
-/// CPU seconds (user + system) this process has used, from /proc (Linux); None elsewhere.
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
-}
-
-/// The 1-minute load average, to judge whether other work shared the cores.
-fn load_average() -> Option<String> {
-    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
-    text.split_whitespace().next().map(str::to_string)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

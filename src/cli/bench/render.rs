@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+
+use super::{cpu_seconds, load_average};
 use margo_render::{
     Frame, Preset, RenderMode, Renderer, TransferFunctionPreset, ViewName, ViewSpec, WindowPreset,
 };
@@ -42,21 +44,52 @@ pub struct Args {
     pub only: Option<String>,
 }
 
+/// Frames timed, wall time, and CPU seconds of the whole process (lavapipe's threads included)
+/// over them: on a shared machine the CPU time per frame is what another load cannot inflate.
+struct Timing {
+    frames: u32,
+    wall: Duration,
+    cpu_s: Option<f64>,
+}
+
+impl Timing {
+    fn row(&self, name: &str) -> String {
+        let s = self.wall.as_secs_f64();
+        let n = f64::from(self.frames);
+        let cpu = self
+            .cpu_s
+            .map_or("-".to_string(), |c| format!("{:.1}", 1000.0 * c / n));
+        format!(
+            "| {name} | {} | {:.1} | {:.1} | {cpu} |",
+            self.frames,
+            n / s,
+            1000.0 * s / n
+        )
+    }
+}
+
 fn time_frames(
     mut render: impl FnMut() -> anyhow::Result<()>,
     args: &Args,
-) -> anyhow::Result<(u32, Duration)> {
+) -> anyhow::Result<Timing> {
     for _ in 0..args.warmup {
         render()?;
     }
     // At least 2 frames; then until --frames frames or --seconds, whichever comes first.
+    let cpu_start = cpu_seconds();
     let start = Instant::now();
     let mut n = 0;
     while n < 2 || (n < args.frames && start.elapsed().as_secs_f64() < args.seconds) {
         render()?;
         n += 1;
     }
-    Ok((n, start.elapsed()))
+    let wall = start.elapsed();
+    let cpu_s = cpu_seconds().zip(cpu_start).map(|(end, start)| end - start);
+    Ok(Timing {
+        frames: n,
+        wall,
+        cpu_s,
+    })
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -138,28 +171,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         renderer.adapter_name(),
         upload_s
     );
-    println!("| case | frames | fps | ms/frame |");
-    println!("|---|---|---|---|");
+    println!(
+        "load average (1 min) {}",
+        load_average().unwrap_or_else(|| "-".into())
+    );
+    println!("| case | frames | fps | ms/frame | CPU ms/frame |");
+    println!("|---|---|---|---|---|");
     let wanted = |name: &str| {
         args.only
             .as_ref()
             .is_none_or(|o| name.to_lowercase().contains(&o.to_lowercase()))
     };
     for (name, frame) in cases.iter().filter(|(name, _)| wanted(name)) {
-        let (n, elapsed) = time_frames(|| Ok(renderer.render_and_wait(frame)?), &args)?;
-        let s = elapsed.as_secs_f64();
-        println!(
-            "| {name} | {n} | {:.1} | {:.1} |",
-            f64::from(n) / s,
-            1000.0 * s / f64::from(n)
-        );
+        let timing = time_frames(|| Ok(renderer.render_and_wait(frame)?), &args)?;
+        println!("{}", timing.row(name));
     }
     // Reference: the CPU reslice of the same MPR plane (margo-volume, rayon, all cores).
     if let Frame::Mpr(v) = &cases[0].1
         && wanted("CPU reslice")
     {
         let grid = v.grid()?;
-        let (n, elapsed) = time_frames(
+        let timing = time_frames(
             || {
                 std::hint::black_box(margo_volume::reslice::reslice(
                     volume,
@@ -170,11 +202,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             },
             &args,
         )?;
-        let s = elapsed.as_secs_f64();
         println!(
-            "| CPU reslice (margo-volume, rayon), same MPR plane 1024x1024 | {n} | {:.1} | {:.1} |",
-            f64::from(n) / s,
-            1000.0 * s / f64::from(n)
+            "{}",
+            timing.row("CPU reslice (margo-volume, rayon), same MPR plane 1024x1024")
         );
     }
     if !args.skip_large {
@@ -217,14 +247,14 @@ fn large_volume(args: &Args) -> anyhow::Result<()> {
     dvr.preset = Some(Preset::Dvr(TransferFunctionPreset::Bone));
     let dvr = dvr.frame(volume.geometry())?;
     println!(
-        "| 512x512x1000 synthetic: upload | 1 | - | {:.0} |",
+        "| 512x512x1000 synthetic: upload | 1 | - | {:.0} | - |",
         1000.0 * upload_s
     );
     for (name, frame) in [
         ("512x512x1000 synthetic: MPR sagittal 1024x1024", &sag),
         ("512x512x1000 synthetic: DVR bone 512x512", &dvr),
     ] {
-        let (n, elapsed) = time_frames(
+        let timing = time_frames(
             || Ok(renderer.render_and_wait(frame)?),
             &Args {
                 frames: 3,
@@ -233,12 +263,7 @@ fn large_volume(args: &Args) -> anyhow::Result<()> {
                 ..args.clone()
             },
         )?;
-        let s = elapsed.as_secs_f64();
-        println!(
-            "| {name} | {n} | {:.1} | {:.1} |",
-            f64::from(n) / s,
-            1000.0 * s / f64::from(n)
-        );
+        println!("{}", timing.row(name));
     }
     Ok(())
 }
