@@ -230,7 +230,7 @@ fn decode_encapsulated(
             .try_fold(ConvertStats::default(), |acc, s| s.map(|s| acc.merge(s)));
     }
     let lossless = ts::is_jpeg_lossless(obj.meta().transfer_syntax());
-    let jpeg2000 = ts::is_jpeg2000(obj.meta().transfer_syntax());
+    let jpeg2000 = ts::is_jpeg2000(obj.meta().transfer_syntax()) && own_j2k_decoder();
     let one = |t: FrameTarget<'_>| -> Result<ConvertStats, DicomError> {
         let mut t = t;
         if lossless && let Some(stats) = lossless_frame(header, obj, n_frames, &mut t) {
@@ -296,6 +296,13 @@ fn lossless_frame(
             )
         })
     })
+}
+
+/// Whether our JPEG 2000 decoder is tried before OpenJPEG. `MARGO_J2K_DECODER=openjpeg` turns
+/// it off: for same-run comparisons (bench/load.sh) and as an escape hatch.
+fn own_j2k_decoder() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("MARGO_J2K_DECODER").as_deref() != Ok("openjpeg"))
 }
 
 thread_local! {
