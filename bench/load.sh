@@ -7,7 +7,8 @@
 #   lidc      ../shared/ct/lidc-idri-0001 (133 slices, explicit VR LE)
 #   lidc-x4   the same slices 4 times, stacked along z with new UIDs (532 slices; dcmodify)
 #   lidc-jpll JPEG lossless SV1 copy (dcmtk `dcmcjpeg +e1`)
-#   lidc-j2k  JPEG 2000 lossless copy (gdcm `gdcmconv --j2k`)
+#   lidc-j2k  JPEG 2000 lossless copy (gdcm `gdcmconv --j2k`); also loaded with OpenJPEG
+#             (MARGO_J2K_DECODER=openjpeg) for comparison with margo's own decoder
 # Times are the median of N warm runs (page cache warm) of the whole process; peak RSS is the
 # maximum resident set size reported by GNU time.
 set -euo pipefail
@@ -75,6 +76,10 @@ for d in lidc lidc-x4 lidc-jpll lidc-j2k; do
   src="$WORK/$d"; [ "$d" = lidc ] && src="$LIDC"
   time_cmd "margo info $d" "$MARGO" info "$src"
   time_cmd "margo info --json $d" "$MARGO" info --json "$src"
+  if [ "$d" = lidc-j2k ]; then
+    # The same load with OpenJPEG (through dicom-pixeldata) instead of margo's own decoder.
+    time_cmd "margo info $d (OpenJPEG)" env MARGO_J2K_DECODER=openjpeg "$MARGO" info "$src"
+  fi
   # dcm2niix converts: it reads and also writes an uncompressed NIfTI (-z n), no BIDS sidecar
   # (-b n), overwriting its previous output (-w 1).
   time_cmd "dcm2niix $d" dcm2niix -z n -b n -w 1 -f "$d" -o "$OUT" "$src"
