@@ -244,7 +244,6 @@ impl BlockDecoder {
 
 impl Passes<'_, '_> {
     /// Significance propagation: insignificant samples with a significant neighbour.
-    #[inline(never)]
     fn significance(&mut self, plane: u32) {
         // Registers and tables in locals so that they stay in registers across the loop.
         let (mut mq, mut cx) = (self.mq, self.cx);
@@ -279,7 +278,6 @@ impl Passes<'_, '_> {
     }
 
     /// Magnitude refinement of samples significant before this bit-plane.
-    #[inline(never)]
     fn refinement(&mut self, plane: u32) {
         let (mut mq, mut cx) = (self.mq, self.cx);
         let (width, height) = (self.width, self.height);
@@ -311,7 +309,6 @@ impl Passes<'_, '_> {
 
     /// Cleanup: every sample not yet coded in this bit-plane, with run-length coding of
     /// all-quiet stripe columns.
-    #[inline(never)]
     fn cleanup(&mut self, plane: u32) {
         let (mut mq, mut cx) = (self.mq, self.cx);
         let (width, height) = (self.width, self.height);
