@@ -259,19 +259,27 @@ impl Passes<'_, '_> {
             let base = (s + 1) * stride + 1;
             for ci in base..base + width {
                 // Bit 8 of each lane: has a significant neighbour and is not significant.
-                let mut m = candidates_significance(flags[ci]) & lanes;
+                let mut col = flags[ci];
+                let mut m = candidates_significance(col) & lanes;
+                if m == 0 {
+                    continue;
+                }
+                // The column's word stays in a register until the column is done.
                 while m != 0 {
                     let l = (m.trailing_zeros() / 16) as usize;
-                    let f = (flags[ci] >> (16 * l)) as u16;
+                    let f = (col >> (16 * l)) as u16;
                     let ctx = zc[usize::from(f & NEIGHBOURS)];
                     if mq.decode_even(&mut cx[usize::from(ctx) & 31]) != 0 {
-                        become_significant(&mut mq, &mut cx, flags, mags, stride, ci, l, f, plane);
+                        col |= become_significant(
+                            &mut mq, &mut cx, flags, mags, stride, ci, l, f, plane,
+                        );
                     }
-                    flags[ci] |= u64::from(VISITED) << (16 * l);
+                    col |= u64::from(VISITED) << (16 * l);
                     // Later lanes may just have gained a significant neighbour.
                     let later = u64::MAX.checked_shl(16 * (l as u32 + 1)).unwrap_or(0);
-                    m = candidates_significance(flags[ci]) & lanes & later;
+                    m = candidates_significance(col) & lanes & later;
                 }
+                flags[ci] = col;
             }
         }
         (self.mq, self.cx) = (mq, cx);
@@ -323,31 +331,35 @@ impl Passes<'_, '_> {
             let base = (s + 1) * stride + 1;
             for ci in base..base + width {
                 let mut first = 0u32;
-                if rows == 4 && flags[ci] == 0 {
+                let mut col = flags[ci];
+                if rows == 4 && col == 0 {
                     if mq.decode(&mut cx[CTX_RUN]) == 0 {
                         continue;
                     }
                     let hi = mq.decode(&mut cx[CTX_UNIFORM]);
                     let lo = mq.decode(&mut cx[CTX_UNIFORM]);
                     let l = (hi << 1 | lo) as usize;
-                    let f = (flags[ci] >> (16 * l)) as u16;
-                    become_significant(&mut mq, &mut cx, flags, mags, stride, ci, l, f, plane);
+                    col |=
+                        become_significant(&mut mq, &mut cx, flags, mags, stride, ci, l, 0, plane);
                     first = l as u32 + 1;
                 }
                 // Bit 12 of each lane from `first` on: neither significant nor visited.
-                let c = flags[ci];
-                let mut m =
-                    !(c | (c >> 1)) & SIG4 & lanes & u64::MAX.checked_shl(16 * first).unwrap_or(0);
+                let mut m = !(col | (col >> 1))
+                    & SIG4
+                    & lanes
+                    & u64::MAX.checked_shl(16 * first).unwrap_or(0);
                 while m != 0 {
                     let l = (m.trailing_zeros() / 16) as usize;
-                    let f = (flags[ci] >> (16 * l)) as u16;
+                    let f = (col >> (16 * l)) as u16;
                     let ctx = zc[usize::from(f & NEIGHBOURS)];
                     if mq.decode(&mut cx[usize::from(ctx) & 31]) != 0 {
-                        become_significant(&mut mq, &mut cx, flags, mags, stride, ci, l, f, plane);
+                        col |= become_significant(
+                            &mut mq, &mut cx, flags, mags, stride, ci, l, f, plane,
+                        );
                     }
                     m &= m - 1;
                 }
-                flags[ci] &= !VISITED4;
+                flags[ci] = col & !VISITED4;
             }
         }
         (self.mq, self.cx) = (mq, cx);
@@ -364,7 +376,8 @@ fn candidates_significance(c: u64) -> u64 {
 }
 
 /// Decodes the sign of sample (column `ci`, lane `l`, state `f`) that just became significant
-/// at `plane`, and records it.
+/// at `plane`, records it, tells the neighbouring columns and returns what to OR into the
+/// sample's own column word (which the caller holds in a register).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn become_significant(
@@ -377,11 +390,11 @@ fn become_significant(
     l: usize,
     f: u16,
     plane: u32,
-) {
+) -> u64 {
     let (ctx, xor) = SC[usize::from((f & 0xF) | ((f >> 4) & 0xF0))];
     let sign = mq.decode_even(&mut cx[usize::from(ctx) & 31]) ^ u32::from(xor);
     mags[ci * 4 + l] = 1 << plane;
-    set_significant(flags, stride, ci, l, sign != 0);
+    tell_neighbours(flags, stride, ci, l, sign != 0)
 }
 
 /// What a sample becoming significant adds to the 9 words around it, per (lane, negative):
@@ -425,13 +438,12 @@ const fn neg_if(bit: u16, negative: bool) -> u16 {
     if negative { bit } else { 0 }
 }
 
-/// Marks sample (column `ci`, lane `l`) significant with the given sign and tells its
-/// neighbours.
+/// Marks sample (column `ci`, lane `l`) significant with the given sign in the 8 columns
+/// around it; returns the bits for its own column.
 #[inline(always)]
-fn set_significant(flags: &mut [u64], stride: usize, ci: usize, l: usize, negative: bool) {
+fn tell_neighbours(flags: &mut [u64], stride: usize, ci: usize, l: usize, negative: bool) -> u64 {
     let w = &NEIGHBOUR_BITS[(l * 2 + usize::from(negative)) & 7];
     let (up, down) = (ci - stride, ci + stride);
-    flags[ci] |= w[0];
     flags[ci - 1] |= w[1];
     flags[ci + 1] |= w[2];
     flags[up] |= w[3];
@@ -440,4 +452,5 @@ fn set_significant(flags: &mut [u64], stride: usize, ci: usize, l: usize, negati
     flags[down] |= w[6];
     flags[down - 1] |= w[7];
     flags[down + 1] |= w[8];
+    w[0]
 }
