@@ -49,8 +49,6 @@ override SPEC_SHADING: bool = true;
 override SPEC_CLIP_BOX: bool = false;
 override SPEC_CLIP_PLANE: bool = false;
 override SPEC_JITTER: bool = false;
-// Rays read volume_coarse (interactive frames) instead of volume_hu.
-override SPEC_COARSE: bool = false;
 
 // OverlayUniforms.counts.w bit flags.
 const OVERLAY_CROSSHAIR: u32 = 1u;
@@ -92,9 +90,6 @@ struct ViewUniforms {
     // Ray casting: HU open interval (x, y) outside which the transfer function is transparent
     // (a cheap test before its texture is read).
     tf_visible_hu: vec4<f32>,
-    // Ray casting with SPEC_COARSE: texture coordinate of volume_coarse per coordinate of
-    // volume_hu, per axis (margo-render's coarse.rs).
-    coarse_scale: vec4<f32>,
 };
 
 struct GpuEllipsoid {
@@ -150,9 +145,6 @@ struct OverlayUniforms {
 // distance in bricks to the nearest brick that may be visible (its HU range meets a non-zero
 // opacity, or a mask is near); 0 for such a brick (margo-render's bricks.rs).
 @group(0) @binding(6) var brick_occupancy: texture_3d<f32>;
-// The volume box-filtered to about half the voxels per axis, for interactive ray casting
-// (SPEC_COARSE); the full volume again when it is already coarse.
-@group(0) @binding(7) var volume_coarse: texture_3d<f32>;
 @group(1) @binding(0) var<uniform> view: ViewUniforms;
 
 struct FullscreenOut {

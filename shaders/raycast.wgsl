@@ -58,30 +58,9 @@ fn world_gradient(labels: texture_3d<f32>, m: mat4x4<f32>, dims: vec3<f32>, t: v
     return transpose(lin) * g_tex;
 }
 
-// HU at a texture coordinate of volume_hu, read from the full volume or (SPEC_COARSE) from its
-// coarse copy.
-fn ray_hu(t: vec3<f32>) -> f32 {
-    if (SPEC_COARSE) {
-        return textureSampleLevel(volume_coarse, linear_clamp, t * view.coarse_scale.xyz, 0.0).r;
-    }
-    return textureSampleLevel(volume_hu, linear_clamp, t, 0.0).r;
-}
-
-// World gradient of `ray_hu` by central differences one texel apart in the texture it reads.
-fn ray_hu_gradient(t: vec3<f32>) -> vec3<f32> {
-    // One texel, in volume_hu texture coordinates.
-    var e = 1.0 / view.volume_dims.xyz;
-    if (SPEC_COARSE) {
-        e = 1.0 / (vec3<f32>(textureDimensions(volume_coarse)) * view.coarse_scale.xyz);
-    }
-    let g_tex = vec3<f32>(
-        ray_hu(t + vec3<f32>(e.x, 0.0, 0.0)) - ray_hu(t - vec3<f32>(e.x, 0.0, 0.0)),
-        ray_hu(t + vec3<f32>(0.0, e.y, 0.0)) - ray_hu(t - vec3<f32>(0.0, e.y, 0.0)),
-        ray_hu(t + vec3<f32>(0.0, 0.0, e.z)) - ray_hu(t - vec3<f32>(0.0, 0.0, e.z)),
-    ) / (2.0 * e);
-    let m = view.texture_from_world;
-    let lin = mat3x3<f32>(m[0].xyz, m[1].xyz, m[2].xyz);
-    return transpose(lin) * g_tex;
+// World gradient of the HU by central differences one voxel apart.
+fn volume_gradient(t: vec3<f32>) -> vec3<f32> {
+    return world_gradient(volume_hu, view.texture_from_world, view.volume_dims.xyz, t);
 }
 
 fn shade(color: vec3<f32>, normal: vec3<f32>, ray_dir: vec3<f32>) -> vec3<f32> {
@@ -335,7 +314,7 @@ fn fs_raycast(in: FullscreenOut) -> @location(0) vec4<f32> {
                 mask_entry = m >= 0.5 && mask_prev < 0.5;
                 mask_prev = m;
             }
-            hu = ray_hu(texture_from_world(p));
+            hu = textureSampleLevel(volume_hu, linear_clamp, texture_from_world(p), 0.0).r;
             // Outside this interval the transfer function is transparent: no need to read it.
             let maybe_visible = hu > view.tf_visible_hu.x && hu < view.tf_visible_hu.y;
             let surface_crossed = overlays_on && hit.kind != HIT_NONE && hit.t <= tk;
@@ -372,7 +351,7 @@ fn fs_raycast(in: FullscreenOut) -> @location(0) vec4<f32> {
             let a = 1.0 - pow(1.0 - clamp(tf.a, 0.0, 0.999), opacity_exponent);
             var c = tf.rgb;
             if (SPEC_SHADING) {
-                c = shade(c, ray_hu_gradient(texture_from_world(p)), d);
+                c = shade(c, volume_gradient(texture_from_world(p)), d);
             }
             acc = acc + (1.0 - alpha) * a * c;
             alpha = alpha + (1.0 - alpha) * a;

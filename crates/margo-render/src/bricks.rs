@@ -30,23 +30,21 @@ pub fn brick_voxels(spacing_mm: [f64; 3]) -> [usize; 3] {
 pub const MAX_BRICK_DISTANCE: u8 = 255;
 
 /// Min and max HU that trilinear samples inside each brick can return, and the brick grid
-/// size: along an axis with bricks of `e` voxels, brick b covers cells `[e b, e b + e)`, and
-/// samples there read voxels `e b - r ..= e b + e + r - 1` where `reach_voxels` r is 1 for the
-/// full volume and 2 along an axis the coarse copy halves (its texels average two voxels).
+/// size: along an axis with bricks of `e` voxels, brick b covers cells `[e b, e b + e)` and
+/// samples there read voxels `e b - 1 ..= e b + e` (half a voxel past either face is still
+/// covered, so f32 rounding of a ray's exit point cannot skip a visible sample).
 pub(crate) fn brick_ranges(
     volume: &Volume<i16>,
     brick_voxels: [usize; 3],
-    reach_voxels: [usize; 3],
 ) -> (Vec<[i16; 2]>, [usize; 3]) {
     let n = volume.dims();
     let e = brick_voxels.map(|b| b.max(1));
     let nb = std::array::from_fn(|a| n[a].div_ceil(e[a]));
     let v = volume.voxels();
     // Per axis, min/max over the brick's reach, done separably: i, then j, then k.
-    let rv = reach_voxels.map(|r| r.max(1));
-    let reach = |b: usize, len: usize, e: usize, r: usize| {
-        let first = (b * e).saturating_sub(r);
-        let last = ((b + 1) * e + r - 1).min(len - 1);
+    let reach = |b: usize, len: usize, e: usize| {
+        let first = (b * e).saturating_sub(1);
+        let last = ((b + 1) * e).min(len - 1);
         first..=last
     };
     // Pass 1: along i, for every (j, k) row.
@@ -56,7 +54,7 @@ pub(crate) fn brick_ranges(
             let row = &v[n[0] * (j + n[1] * k)..][..n[0]];
             for bi in 0..nb[0] {
                 let r = &mut p1[bi + nb[0] * (j + n[1] * k)];
-                for &x in &row[reach(bi, n[0], e[0], rv[0])] {
+                for &x in &row[reach(bi, n[0], e[0])] {
                     r[0] = r[0].min(x);
                     r[1] = r[1].max(x);
                 }
@@ -69,7 +67,7 @@ pub(crate) fn brick_ranges(
         for bj in 0..nb[1] {
             for bi in 0..nb[0] {
                 let r = &mut p2[bi + nb[0] * (bj + nb[1] * k)];
-                for j in reach(bj, n[1], e[1], rv[1]) {
+                for j in reach(bj, n[1], e[1]) {
                     let s = p1[bi + nb[0] * (j + n[1] * k)];
                     r[0] = r[0].min(s[0]);
                     r[1] = r[1].max(s[1]);
@@ -83,7 +81,7 @@ pub(crate) fn brick_ranges(
         for bj in 0..nb[1] {
             for bi in 0..nb[0] {
                 let r = &mut out[bi + nb[0] * (bj + nb[1] * bk)];
-                for k in reach(bk, n[2], e[2], rv[2]) {
+                for k in reach(bk, n[2], e[2]) {
                     let s = p2[bi + nb[0] * (bj + nb[1] * k)];
                     r[0] = r[0].min(s[0]);
                     r[1] = r[1].max(s[1]);
@@ -151,19 +149,18 @@ mod tests {
             ((i * 7919 + j * 104_729 + k * 1_299_709) % 2001) as i16 - 1000
         });
         let e = [8, 3, 2];
-        let r = [2, 1, 2];
-        let (ranges, nb) = brick_ranges(&v, e, r);
+        let (ranges, nb) = brick_ranges(&v, e);
         assert_eq!(nb, [3, 3, 9]);
         for bk in 0..nb[2] {
             for bj in 0..nb[1] {
                 for bi in 0..nb[0] {
                     let (mut lo, mut hi) = (i16::MAX, i16::MIN);
-                    let span = |b: usize, n: usize, e: usize, r: usize| {
-                        (b * e).saturating_sub(r)..=((b + 1) * e + r - 1).min(n - 1)
+                    let span = |b: usize, n: usize, e: usize| {
+                        (b * e).saturating_sub(1)..=((b + 1) * e).min(n - 1)
                     };
-                    for k in span(bk, 17, e[2], r[2]) {
-                        for j in span(bj, 9, e[1], r[1]) {
-                            for i in span(bi, 19, e[0], r[0]) {
+                    for k in span(bk, 17, e[2]) {
+                        for j in span(bj, 9, e[1]) {
+                            for i in span(bi, 19, e[0]) {
                                 let x = v.get(i, j, k).unwrap();
                                 lo = lo.min(x);
                                 hi = hi.max(x);

@@ -25,8 +25,6 @@ pub const FLAG_SRGB_TARGET: u32 = 2;
 pub const FLAG_SHADING: u32 = 4;
 pub const FLAG_CLIP_BOX: u32 = 8;
 pub const FLAG_CLIP_PLANE: u32 = 16;
-/// Ray casting reads the coarse copy of the volume (set by the renderer, see `coarse`).
-pub const FLAG_COARSE: u32 = 32;
 
 pub const OVERLAY_CROSSHAIR: u32 = 1;
 pub const OVERLAY_MASK: u32 = 2;
@@ -67,9 +65,8 @@ pub struct ViewUniforms {
     pub volume_dims: [f32; 4],
     pub brick_voxels: [f32; 4],
     pub tf_visible_hu: [f32; 4],
-    pub coarse_scale: [f32; 4],
 }
-pub const VIEW_UNIFORMS_SIZE: usize = 64 + 16 * 16;
+pub const VIEW_UNIFORMS_SIZE: usize = 64 + 15 * 16;
 const _: () = assert!(std::mem::size_of::<ViewUniforms>() == VIEW_UNIFORMS_SIZE);
 
 #[repr(C)]

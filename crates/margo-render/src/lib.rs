@@ -50,7 +50,6 @@
 //! while dragging a 3D view set [`RaycastView::step_scale`] to 2..4.
 
 mod bricks;
-mod coarse;
 pub mod context;
 pub mod error;
 pub mod gpu_types;

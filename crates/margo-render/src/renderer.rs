@@ -26,7 +26,6 @@ pub const VOLUME_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R16Float;
 pub const HEADLESS_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
 
 use crate::bricks::{brick_ranges, brick_voxels, chebyshev_distance};
-use crate::coarse::CoarseGrid;
 
 /// Identifies one view's uniforms (e.g. 0..3 for the app's panes).
 pub type ViewKey = u64;
@@ -107,8 +106,6 @@ pub struct Renderer {
     pipelines: HashMap<(RenderTarget, PipelineVariant), wgpu::RenderPipeline>,
     sampler: wgpu::Sampler,
     volume: Option<(wgpu::Texture, wgpu::TextureView, VolumeGeometry)>,
-    /// The volume's coarse copy for interactive ray casting, when some axis is fine enough.
-    coarse: Option<(GpuLabels, CoarseGrid)>,
     mask: GpuLabels,
     shell: GpuLabels,
     tf_texture: wgpu::Texture,
@@ -249,7 +246,6 @@ impl Renderer {
                     texture_entry(4, true, wgpu::TextureViewDimension::D2),
                     uniform_entry(5, wgpu::ShaderStages::FRAGMENT),
                     texture_entry(6, true, wgpu::TextureViewDimension::D3),
-                    texture_entry(7, true, wgpu::TextureViewDimension::D3),
                 ],
             });
             let view_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -317,7 +313,6 @@ impl Renderer {
                 pipelines: HashMap::new(),
                 sampler,
                 volume: None,
-                coarse: None,
                 mask,
                 shell,
                 tf_texture,
@@ -475,15 +470,8 @@ impl Renderer {
         self.volume = Some((texture, view, volume.geometry().clone()));
         self.scene_bind_group = None;
         let spacing_mm: [f64; 3] = volume.geometry().spacing_mm().into();
-        let coarse_grid = CoarseGrid::for_volume(dims, spacing_mm);
-        self.coarse = match coarse_grid {
-            Some(grid) => Some((self.upload_coarse(volume, &grid)?, grid)),
-            None => None,
-        };
         self.brick_voxels = brick_voxels(spacing_mm);
-        // Coarse texels average two voxels: bricks must cover a wider footprint.
-        let reach = coarse_grid.map_or([1; 3], |g| g.factors);
-        let (ranges, brick_dims) = brick_ranges(volume, self.brick_voxels, reach);
+        let (ranges, brick_dims) = brick_ranges(volume, self.brick_voxels);
         self.brick_ranges = ranges;
         self.brick_dims = brick_dims;
         self.brick_near_mask = vec![false; self.brick_ranges.len()];
@@ -493,44 +481,6 @@ impl Renderer {
             self.mark_bricks_near_mask(&mask);
         }
         self.update_occupancy()
-    }
-
-    /// Uploads the coarse copy of `volume` (see `coarse`).
-    fn upload_coarse(
-        &self,
-        volume: &Volume<i16>,
-        grid: &CoarseGrid,
-    ) -> Result<GpuLabels, RenderError> {
-        let size = self.checked_extent_3d(grid.dims)?;
-        let texels = grid.downsample_f16(volume);
-        let bytes: Vec<u8> = texels.iter().flat_map(|t| t.to_le_bytes()).collect();
-        scoped(&self.device, "uploading the coarse volume", || {
-            let texture = self.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("margo volume, coarse copy (HU, f16)"),
-                size,
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D3,
-                format: VOLUME_FORMAT,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-                view_formats: &[],
-            });
-            self.queue.write_texture(
-                texture.as_image_copy(),
-                &bytes,
-                wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some(size.width * 2),
-                    rows_per_image: Some(size.height),
-                },
-                size,
-            );
-            let view = texture.create_view(&Default::default());
-            GpuLabels {
-                _texture: texture,
-                view,
-            }
-        })
     }
 
     fn upload_labels(&self, mask: &Mask, label: &'static str) -> Result<GpuLabels, RenderError> {
@@ -863,12 +813,6 @@ impl Renderer {
                     binding: 6,
                     resource: wgpu::BindingResource::TextureView(&self.occupancy.view),
                 },
-                wgpu::BindGroupEntry {
-                    binding: 7,
-                    resource: wgpu::BindingResource::TextureView(
-                        self.coarse.as_ref().map_or(volume_view, |(c, _)| &c.view),
-                    ),
-                },
             ],
         });
         self.scene_bind_group = Some(bg.clone());
@@ -911,15 +855,6 @@ impl Renderer {
                 let row = (u.tf_range[3] as usize).min(self.tf_rows.len() - 1);
                 let (lo, hi) = self.tf_rows[row].visible_hu_interval();
                 u.tf_visible_hu = gpu_types::vec4(lo, hi, 0.0, 0.0);
-                // Interactive (coarse) steps read the coarse copy; MIP rays keep every voxel.
-                if let Some((_, grid)) = &self.coarse
-                    && u.modes[0] == gpu_types::RAY_COMPOSITE
-                    && grid.suits_step(f64::from(u.ray[0]))
-                {
-                    u.modes[3] |= gpu_types::FLAG_COARSE;
-                    let s = grid.texture_scale;
-                    u.coarse_scale = gpu_types::vec4(s[0], s[1], s[2], 0.0);
-                }
                 (u, ViewKind::Raycast)
             }
         })

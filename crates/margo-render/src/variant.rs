@@ -37,7 +37,6 @@ pub(crate) struct PipelineVariant {
     clip_box: bool,
     clip_plane: bool,
     jitter: bool,
-    coarse: bool,
 }
 
 impl PipelineVariant {
@@ -66,7 +65,6 @@ impl PipelineVariant {
             clip_box: false,
             clip_plane: false,
             jitter: false,
-            coarse: false,
         };
         match kind {
             ViewKind::Mpr => {
@@ -89,7 +87,6 @@ impl PipelineVariant {
                     v.points = false;
                 } else {
                     v.shading = has(gpu_types::FLAG_SHADING);
-                    v.coarse = has(gpu_types::FLAG_COARSE);
                 }
                 v.clip_box = has(gpu_types::FLAG_CLIP_BOX);
                 v.clip_plane = has(gpu_types::FLAG_CLIP_PLANE);
@@ -102,7 +99,7 @@ impl PipelineVariant {
     }
 
     /// Values for every `override SPEC_*` of the modules (WGSL bools take 0 / 1).
-    pub fn constants(&self) -> [(&'static str, f64); 16] {
+    pub fn constants(&self) -> [(&'static str, f64); 15] {
         let b = |x: bool| if x { 1.0 } else { 0.0 };
         [
             ("SPEC_SRGB_TARGET", b(self.srgb_target)),
@@ -120,7 +117,6 @@ impl PipelineVariant {
             ("SPEC_CLIP_BOX", b(self.clip_box)),
             ("SPEC_CLIP_PLANE", b(self.clip_plane)),
             ("SPEC_JITTER", b(self.jitter)),
-            ("SPEC_COARSE", b(self.coarse)),
         ]
     }
 
