@@ -1,21 +1,18 @@
 //! Real-window smoke test: `xvfb-run -a margo DIR --screenshot OUT.png` opens the window,
 //! waits until the case is loaded and every view has drawn, saves the window and exits 0.
-//! Skipped (visibly) where xvfb-run is not installed; CI installs it.
+//! Skipped (visibly) where xvfb-run is not installed; CI installs it and sets
+//! MARGO_REQUIRE_TOOLS=1, which makes its absence a failure.
 
 use std::path::PathBuf;
 use std::process::Command;
 
-fn xvfb_available() -> bool {
-    Command::new("sh")
-        .args(["-c", "command -v xvfb-run"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 #[test]
 fn real_window_screenshot_is_not_blank() {
-    if !xvfb_available() {
-        eprintln!("skipped: xvfb-run is not installed");
+    if !margo_volume::testdata::external_tool(
+        "xvfb-run",
+        "real_window_screenshot_is_not_blank",
+        "xvfb",
+    ) {
         return;
     }
     // The bundled sample when present, else the shared LIDC case.

@@ -31,18 +31,15 @@ fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
+/// The independent checker `name` is installed (else a visible skip, or a failure under
+/// MARGO_REQUIRE_TOOLS=1 as in CI).
 fn tool(name: &str, test: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {name}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!(
-            "{test}: skipped: {name} not installed (apt-get install dicom3tools dcm2niix dcmtk)"
-        );
-    }
-    found
+    let apt = match name {
+        "dciodvfy" => "dicom3tools",
+        "dcm2niix" => "dcm2niix",
+        _ => "dcmtk",
+    };
+    margo_volume::testdata::external_tool(name, test, apt)
 }
 
 fn write(p: &Phantom, dir: &Path, ts: TransferSyntax) -> Vec<PathBuf> {

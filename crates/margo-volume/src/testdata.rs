@@ -31,3 +31,39 @@ pub fn shared_path(relative: &str, test: &str) -> Option<PathBuf> {
     }
     found
 }
+
+/// Whether the external program `name` (an independent checker such as dciodvfy or dcm2niix)
+/// is on the PATH. When it is not, prints a skip line naming `test` and how to install it and
+/// returns `false`, or panics when `MARGO_REQUIRE_TOOLS=1` (CI installs them and sets it, so a
+/// check can never silently stop running there).
+pub fn external_tool(name: &str, test: &str, apt_package: &str) -> bool {
+    let found = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths)
+            .any(|dir| std::fs::metadata(dir.join(name)).is_ok_and(|m| m.is_file()))
+    });
+    if !found {
+        if std::env::var("MARGO_REQUIRE_TOOLS").as_deref() == Ok("1") {
+            panic!("{test}: {name} (apt {apt_package}) is missing and MARGO_REQUIRE_TOOLS=1");
+        }
+        eprintln!("{test}: skipped: {name} not installed (apt-get install {apt_package})");
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_tool_finds_programs_on_the_path_only() {
+        // `sh` exists on every machine the tests run on; the other name cannot.
+        assert!(external_tool("sh", "external_tool_test", "dash"));
+        if std::env::var("MARGO_REQUIRE_TOOLS").as_deref() != Ok("1") {
+            assert!(!external_tool(
+                "margo-no-such-tool-7f3a",
+                "external_tool_test",
+                "none"
+            ));
+        }
+    }
+}
