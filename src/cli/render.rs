@@ -81,7 +81,8 @@ pub struct Args {
     pub output: PathBuf,
 }
 
-fn parse_numbers<const N: usize>(text: &str, what: &str) -> anyhow::Result<[f64; N]> {
+/// `N` comma-separated finite numbers (`X,Y,Z`, `CENTER,WIDTH`), for error messages named `what`.
+pub(crate) fn parse_numbers<const N: usize>(text: &str, what: &str) -> anyhow::Result<[f64; N]> {
     let parts: Vec<&str> = text.split(',').map(str::trim).collect();
     if parts.len() != N {
         bail!("{what} needs {N} comma-separated numbers, got '{text}'");
@@ -176,48 +177,25 @@ pub fn spec_from_args(args: &Args) -> anyhow::Result<ViewSpec> {
     Ok(spec)
 }
 
-/// Writes an RGB PNG (the alpha channel is always opaque) atomically: temp file, then rename.
+/// Writes an RGB PNG (the alpha channel is always opaque) atomically: encoded in memory, then
+/// saved through a temporary file and a rename.
 pub fn write_png_atomic(image: &RgbaImage, path: &Path) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .with_context(|| format!("output path {} has no file name", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| -> anyhow::Result<()> {
-        let file =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut encoder =
-            png::Encoder::new(std::io::BufWriter::new(file), image.width, image.height);
+    let mut png_bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut png_bytes, image.width, image.height);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder
-            .write_header()
-            .with_context(|| format!("writing {}", tmp.display()))?;
+        let mut writer = encoder.write_header().context("encoding the PNG")?;
         let rgb: Vec<u8> = image
             .pixels
             .chunks(4)
             .flat_map(|p| [p[0], p[1], p[2]])
             .collect();
-        writer
-            .write_image_data(&rgb)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        writer
-            .finish()
-            .with_context(|| format!("finishing {}", tmp.display()))?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        writer.write_image_data(&rgb).context("encoding the PNG")?;
+        writer.finish().context("encoding the PNG")?;
     }
-    result
+    margo_volume::atomic::write_atomic(path, &png_bytes)
+        .with_context(|| format!("saving {}", path.display()))
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {

@@ -15,7 +15,6 @@
 //! `runs` is the mask's run-length encoding in i-fastest order on the crop, starting with a run
 //! of outside voxels (possibly 0).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use margo_volume::{Mask, VolumeGeometry};
@@ -340,30 +339,7 @@ impl PlanFile {
 }
 
 /// Writes `bytes` to `path` via a temporary file in the same folder and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
+pub use margo_volume::atomic::write_atomic;
 
 #[cfg(test)]
 mod tests {

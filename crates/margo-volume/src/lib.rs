@@ -7,6 +7,7 @@
 //! converts to f32.
 
 pub mod anatomy;
+pub mod atomic;
 pub mod geometry;
 pub mod mask;
 pub mod reslice;

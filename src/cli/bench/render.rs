@@ -100,14 +100,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .context("no DIR given and no shared data folder found")?,
     };
     let at = {
-        let v: Vec<f64> = args
-            .at
-            .split(',')
-            .map(|p| p.trim().parse::<f64>())
-            .collect::<Result<_, _>>()
-            .context("--at")?;
-        anyhow::ensure!(v.len() == 3, "--at needs X,Y,Z");
-        Point3::new(v[0], v[1], v[2])
+        let [x, y, z] = crate::cli::render::parse_numbers::<3>(&args.at, "--at")?;
+        Point3::new(x, y, z)
     };
     let loaded =
         margo_dicom::open_ct(&dir).with_context(|| format!("loading {}", dir.display()))?;
