@@ -143,60 +143,48 @@ impl MargoApp {
         }
     }
 
-    /// Handles loader messages.
+    /// Handles loader messages, while loading and while the user picks a series.
     fn poll_loading(&mut self) {
         let phase = std::mem::replace(&mut self.phase, Phase::Welcome);
-        self.phase = match phase {
-            Phase::Loading(mut job) => loop {
-                match job.poll() {
-                    None => break Phase::Loading(job),
-                    Some(LoadEvent::Progress(_)) => {}
-                    Some(LoadEvent::Scanned {
-                        series, skipped, ..
-                    }) => {
-                        break Phase::Picking {
-                            job,
-                            series,
-                            skipped,
-                        };
-                    }
-                    Some(LoadEvent::Loaded(case)) => {
-                        self.show_case(*case);
-                        return;
-                    }
-                    Some(LoadEvent::Failed(msg)) => {
-                        self.errors.push(msg);
-                        break Phase::Welcome;
-                    }
-                    Some(LoadEvent::Cancelled) => break Phase::Welcome,
-                }
-            },
+        let (mut job, mut picking) = match phase {
+            Phase::Loading(job) => (job, None),
             Phase::Picking {
-                mut job,
+                job,
                 series,
                 skipped,
-            } => loop {
-                match job.poll() {
-                    None => {
-                        break Phase::Picking {
+            } => (job, Some((series, skipped))),
+            other => {
+                self.phase = other;
+                return;
+            }
+        };
+        self.phase = loop {
+            match job.poll() {
+                None => {
+                    break match picking {
+                        None => Phase::Loading(job),
+                        Some((series, skipped)) => Phase::Picking {
                             job,
                             series,
                             skipped,
-                        };
-                    }
-                    Some(LoadEvent::Loaded(case)) => {
-                        self.show_case(*case);
-                        return;
-                    }
-                    Some(LoadEvent::Failed(msg)) => {
-                        self.errors.push(msg);
-                        break Phase::Welcome;
-                    }
-                    Some(LoadEvent::Cancelled) => break Phase::Welcome,
-                    Some(_) => {}
+                        },
+                    };
                 }
-            },
-            other => other,
+                Some(LoadEvent::Progress(_)) => {}
+                // Several series: the picker shows until the user chooses (the job then loads).
+                Some(LoadEvent::Scanned {
+                    series, skipped, ..
+                }) => picking = Some((series, skipped)),
+                Some(LoadEvent::Loaded(case)) => {
+                    self.show_case(*case);
+                    return;
+                }
+                Some(LoadEvent::Failed(msg)) => {
+                    self.errors.push(msg);
+                    break Phase::Welcome;
+                }
+                Some(LoadEvent::Cancelled) => break Phase::Welcome,
+            }
         };
     }
 
