@@ -493,36 +493,8 @@ impl Renderer {
             .map(|v| if *v != 0 { 255 } else { 0 })
             .collect();
         scoped(&self.device, "uploading a label mask", || {
-            let texture = self.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some(label),
-                size,
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D3,
-                format: wgpu::TextureFormat::R8Unorm,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-                view_formats: &[],
-            });
-            self.queue.write_texture(
-                wgpu::TexelCopyTextureInfo {
-                    texture: &texture,
-                    mip_level: 0,
-                    origin: wgpu::Origin3d::ZERO,
-                    aspect: wgpu::TextureAspect::All,
-                },
-                &bytes,
-                wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some(dims[0] as u32),
-                    rows_per_image: Some(dims[1] as u32),
-                },
-                size,
-            );
-            let view = texture.create_view(&Default::default());
-            GpuLabels {
-                _texture: texture,
-                view,
-            }
+            let format = wgpu::TextureFormat::R8Unorm;
+            texture_3d_with_data(&self.device, &self.queue, label, size, format, 1, &bytes)
         })
     }
 
@@ -745,31 +717,8 @@ impl Renderer {
             depth_or_array_layers: nb[2] as u32,
         };
         let occupancy = scoped(&self.device, "uploading brick occupancy", || {
-            let texture = self.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("margo brick occupancy"),
-                size,
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D3,
-                format: wgpu::TextureFormat::Rgba8Unorm,
-                usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-                view_formats: &[],
-            });
-            self.queue.write_texture(
-                texture.as_image_copy(),
-                &bytes,
-                wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some(nb[0] as u32 * 4),
-                    rows_per_image: Some(nb[1] as u32),
-                },
-                size,
-            );
-            let view = texture.create_view(&Default::default());
-            GpuLabels {
-                _texture: texture,
-                view,
-            }
+            let (label, format) = ("margo brick occupancy", wgpu::TextureFormat::Rgba8Unorm);
+            texture_3d_with_data(&self.device, &self.queue, label, size, format, 4, &bytes)
         })?;
         self.occupancy = occupancy;
         self.scene_bind_group = None;
@@ -1163,30 +1112,34 @@ impl Renderer {
     }
 }
 
-/// Before any volume: one brick, visible (distance 0) in every row.
-fn empty_occupancy(device: &wgpu::Device, queue: &wgpu::Queue) -> GpuLabels {
-    let size = wgpu::Extent3d {
-        width: 1,
-        height: 1,
-        depth_or_array_layers: 1,
-    };
+/// A sampled 3D texture of `format` (`bytes_per_texel` bytes each) holding `bytes`, rows and
+/// slices tightly packed.
+fn texture_3d_with_data(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    label: &'static str,
+    size: wgpu::Extent3d,
+    format: wgpu::TextureFormat,
+    bytes_per_texel: u32,
+    bytes: &[u8],
+) -> GpuLabels {
     let texture = device.create_texture(&wgpu::TextureDescriptor {
-        label: Some("margo brick occupancy (none)"),
+        label: Some(label),
         size,
         mip_level_count: 1,
         sample_count: 1,
         dimension: wgpu::TextureDimension::D3,
-        format: wgpu::TextureFormat::Rgba8Unorm,
+        format,
         usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
         view_formats: &[],
     });
     queue.write_texture(
         texture.as_image_copy(),
-        &[0; 4],
+        bytes,
         wgpu::TexelCopyBufferLayout {
             offset: 0,
-            bytes_per_row: Some(4),
-            rows_per_image: Some(1),
+            bytes_per_row: Some(size.width * bytes_per_texel),
+            rows_per_image: Some(size.height),
         },
         size,
     );
@@ -1197,42 +1150,36 @@ fn empty_occupancy(device: &wgpu::Device, queue: &wgpu::Queue) -> GpuLabels {
     }
 }
 
+const ONE_TEXEL: wgpu::Extent3d = wgpu::Extent3d {
+    width: 1,
+    height: 1,
+    depth_or_array_layers: 1,
+};
+
+/// Before any volume: one brick, visible (distance 0) in every row.
+fn empty_occupancy(device: &wgpu::Device, queue: &wgpu::Queue) -> GpuLabels {
+    let format = wgpu::TextureFormat::Rgba8Unorm;
+    texture_3d_with_data(
+        device,
+        queue,
+        "margo brick occupancy (none)",
+        ONE_TEXEL,
+        format,
+        4,
+        &[0; 4],
+    )
+}
+
 fn empty_labels(device: &wgpu::Device, queue: &wgpu::Queue, label: &'static str) -> GpuLabels {
-    let size = wgpu::Extent3d {
-        width: 1,
-        height: 1,
-        depth_or_array_layers: 1,
-    };
-    let texture = device.create_texture(&wgpu::TextureDescriptor {
-        label: Some(label),
-        size,
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D3,
-        format: wgpu::TextureFormat::R8Unorm,
-        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-        view_formats: &[],
-    });
-    queue.write_texture(
-        wgpu::TexelCopyTextureInfo {
-            texture: &texture,
-            mip_level: 0,
-            origin: wgpu::Origin3d::ZERO,
-            aspect: wgpu::TextureAspect::All,
-        },
+    texture_3d_with_data(
+        device,
+        queue,
+        label,
+        ONE_TEXEL,
+        wgpu::TextureFormat::R8Unorm,
+        1,
         &[0],
-        wgpu::TexelCopyBufferLayout {
-            offset: 0,
-            bytes_per_row: Some(1),
-            rows_per_image: Some(1),
-        },
-        size,
-    );
-    let view = texture.create_view(&Default::default());
-    GpuLabels {
-        _texture: texture,
-        view,
-    }
+    )
 }
 
 /// The pipeline of one variant for one colour target (fragment constants from the variant).
