@@ -106,6 +106,19 @@ impl ViewSpec {
         }
     }
 
+    /// `fov_mm` when given (finite and positive), `None` for the default.
+    fn given_fov_mm(&self) -> Result<Option<f64>, RenderError> {
+        match self.fov_mm {
+            Some(f) if f.is_finite() && f > 0.0 => Ok(Some(f)),
+            Some(f) => Err(Self::invalid(
+                "--fov",
+                format!("{f} mm"),
+                "must be finite and positive",
+            )),
+            None => Ok(None),
+        }
+    }
+
     fn invalid(what: &'static str, value: String, reason: &'static str) -> RenderError {
         RenderError::InvalidParameter {
             what,
@@ -205,15 +218,8 @@ impl ViewSpec {
             let hi = d.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
             (lo, hi)
         };
-        let fov = match self.fov_mm {
-            Some(f) if f.is_finite() && f > 0.0 => f,
-            Some(f) => {
-                return Err(Self::invalid(
-                    "--fov",
-                    format!("{f} mm"),
-                    "must be finite and positive",
-                ));
-            }
+        let fov = match self.given_fov_mm()? {
+            Some(f) => f,
             None => {
                 // Whole volume: both screen axes' extents (about `at`) fit.
                 let (rl, rh) = extent(&axes.right_in_world);
@@ -304,15 +310,8 @@ impl ViewSpec {
         v.target_in_world = at;
         v.azimuth_deg = self.azimuth_deg.unwrap_or(az0);
         v.elevation_deg = self.elevation_deg.unwrap_or(el0);
-        let fov = match self.fov_mm {
-            Some(f) if f.is_finite() && f > 0.0 => f,
-            Some(f) => {
-                return Err(Self::invalid(
-                    "--fov",
-                    format!("{f} mm"),
-                    "must be finite and positive",
-                ));
-            }
+        let fov = match self.given_fov_mm()? {
+            Some(f) => f,
             None => {
                 // The volume's bounding sphere fits the smaller image side.
                 let radius = 0.5 * geometry.world_bounds().size_mm().norm();
