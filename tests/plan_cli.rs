@@ -100,37 +100,31 @@ fn json_output_has_the_documented_shape_and_plans_round_trip() {
         "1.3.6.1.4.1.14519.5.2.1.6279.6001.179049373636438705059720603192"
     );
     // Report files.
-    let report = tmp.join("report.md");
-    let out = margo()
-        .args([
-            "plan",
-            dir,
-            "--load",
-            plan.to_str().unwrap(),
-            "--report",
-            report.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let md = std::fs::read_to_string(&report).unwrap();
+    // `margo plan DIR --load PLAN --report PATH`, returning the report's text.
+    let report_to = |report: &std::path::Path| {
+        let out = margo()
+            .args([
+                "plan",
+                dir,
+                "--load",
+                plan.to_str().unwrap(),
+                "--report",
+                report.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(report).unwrap()
+    };
+    let md = report_to(&tmp.join("report.md"));
     assert!(md.contains("not a guarantee") && md.contains("segmentation-eval"));
     assert!(tmp.join("report.json").exists());
     // The same report as a self-contained HTML page when the name ends in .html.
-    let html_path = tmp.join("report.html");
-    let out = margo()
-        .args([
-            "plan",
-            dir,
-            "--load",
-            plan.to_str().unwrap(),
-            "--report",
-            html_path.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let html = std::fs::read_to_string(&html_path).unwrap();
+    let html = report_to(&tmp.join("report.html"));
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     assert!(html.contains("not a guarantee") && html.contains("segmentation-eval"));
     assert!(html.contains("Coverage and margins") && !html.to_lowercase().contains("<script"));
