@@ -124,15 +124,7 @@ fn lidc_slices_compressed_by_gdcmconv_decode_exactly() {
     let Some(dir) = shared_path("ct/lidc-idri-0001", test) else {
         return;
     };
-    let gdcmconv_ok = std::process::Command::new("gdcmconv")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !gdcmconv_ok {
-        if std::env::var("MARGO_REQUIRE_SHARED").as_deref() == Ok("1") {
-            panic!("{test}: gdcmconv (apt libgdcm-tools) is missing and MARGO_REQUIRE_SHARED=1");
-        }
-        eprintln!("{test}: skipped: no gdcmconv");
+    if !margo_volume::testdata::external_tool("gdcmconv", test, "libgdcm-tools") {
         return;
     }
     let mut files: Vec<_> = std::fs::read_dir(&dir)
