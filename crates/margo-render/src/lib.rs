@@ -44,6 +44,14 @@
 //! }
 //! ```
 //!
+//! # Pipelines
+//!
+//! Each view draws with a pipeline specialised to what it uses (WGSL `override` constants: slab
+//! mode, sampling, shading, clipping, which overlays exist; see `variant.rs`), created the first
+//! time it is needed, so unused features cost nothing even on CPU rasterisers, which execute both
+//! sides of every branch. Ray casting skips empty space with a per-transfer-function distance map
+//! over ~5.6 mm bricks (`bricks.rs`).
+//!
 //! Orientation letters for a pane: [`MprView::edge_labels`]; scale bar: [`MprView::mm_per_pixel`];
 //! picking: [`MprView::world_from_screen`] / [`MprView::screen_from_world`]. Interaction helpers:
 //! [`MprView::zoom_about`], [`MprView::pan_px`], [`MprView::step_mm`], [`MprView::rotate_about`];
