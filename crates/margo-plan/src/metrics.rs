@@ -338,27 +338,27 @@ impl TumourModel {
 
     /// All metrics for one ablation region.
     pub fn evaluate(&self, region: &ZoneRegion) -> MarginMetrics {
-        // Coverage per k.
-        let covered: [f64; MAX_GROWTH_MM + 1] = self
+        // Coverage per k: partial sums over fixed chunks of columns, added in chunk order, so the
+        // numbers are bit-identical from run to run (a work-stealing reduce adds floats in
+        // whatever order the threads finish, and a reloaded plan must report what was saved).
+        const COLUMNS_PER_CHUNK: usize = 256;
+        let partial: Vec<[f64; MAX_GROWTH_MM + 1]> = self
             .columns
-            .par_iter()
-            .fold(
-                || ([0.0; MAX_GROWTH_MM + 1], Vec::new()),
-                |(mut acc, mut scratch), col| {
+            .par_chunks(COLUMNS_PER_CHUNK)
+            .map(|chunk| {
+                let (mut acc, mut scratch) = ([0.0; MAX_GROWTH_MM + 1], Vec::new());
+                for col in chunk {
                     self.cover_column(region, col, &mut acc, &mut scratch);
-                    (acc, scratch)
-                },
-            )
-            .map(|(acc, _)| acc)
-            .reduce(
-                || [0.0; MAX_GROWTH_MM + 1],
-                |mut a, b| {
-                    for (x, y) in a.iter_mut().zip(b) {
-                        *x += y;
-                    }
-                    a
-                },
-            );
+                }
+                acc
+            })
+            .collect();
+        let mut covered = [0.0; MAX_GROWTH_MM + 1];
+        for acc in &partial {
+            for (x, y) in covered.iter_mut().zip(acc) {
+                *x += y;
+            }
+        }
         let mut cum = 0.0;
         let mut coverage_pct = Vec::with_capacity(MAX_GROWTH_MM + 1);
         let mut vic_ml = Vec::with_capacity(MAX_GROWTH_MM + 1);
