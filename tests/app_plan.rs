@@ -186,6 +186,15 @@ fn segment_place_probe_and_drag_updates_metrics() {
             levels.len()
         );
     }
+    // "Save plan" into a folder that does not exist yet (the default is ~/Documents/Margo).
+    let nested = dir.join("not-yet").join("case.json");
+    h.state_mut().viewer_mut().unwrap().plan_path = nested.display().to_string();
+    settle(&mut h, 2);
+    h.get_by_label("Save plan").click();
+    settle(&mut h, 2);
+    let saved = std::fs::read_to_string(&nested)
+        .unwrap_or_else(|e| panic!("{e}: {:?}", h.state().viewer().unwrap().plan.status));
+    assert!(saved.contains("\"probes\""), "{saved}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

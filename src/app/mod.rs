@@ -16,6 +16,7 @@ pub mod dicom_bridge;
 pub mod loader;
 pub mod overlay;
 pub mod panels;
+pub mod paths;
 pub mod plan_bridge;
 pub mod recent;
 pub mod render_bridge;
@@ -44,6 +45,9 @@ pub struct AppOptions {
     pub bench_frames: Option<usize>,
     /// Where recent folders persist (None: not persisted, as in tests).
     pub recent_path: Option<PathBuf>,
+    /// Default folder of saved plans, reports and screenshots (None: the temporary folder, as in
+    /// tests; the app passes `paths::default_documents_dir()`).
+    pub documents_dir: Option<PathBuf>,
     /// Draw the 2D views with margo-render (true) or the CPU reslice (false); None: the GPU
     /// unless the adapter is a software rasteriser, where the cached CPU reslice is faster
     /// (BENCHMARKS.md: lavapipe MPR 306 ms vs CPU 88 ms for 1024x1024).
@@ -68,6 +72,8 @@ pub struct MargoApp {
     pub errors: Vec<String>,
     pub recent: RecentFolders,
     recent_path: Option<PathBuf>,
+    /// Default folder of saved plans, reports and screenshots.
+    pub documents_dir: PathBuf,
     pub folder_input: String,
     pub gpu: Option<eframe::egui_wgpu::RenderState>,
     pub capture: capture::Capture,
@@ -91,6 +97,10 @@ impl MargoApp {
             errors: Vec::new(),
             recent,
             recent_path: options.recent_path.clone(),
+            documents_dir: options
+                .documents_dir
+                .clone()
+                .unwrap_or_else(std::env::temp_dir),
             folder_input: options
                 .folder
                 .as_ref()
@@ -124,7 +134,12 @@ impl MargoApp {
                     .push(format!("could not save the recent folders list: {e:#}"));
             }
         }
-        let mut v = viewer::Viewer::new(case, self.gpu.as_ref(), self.mpr_on_gpu);
+        let mut v = viewer::Viewer::new(
+            case,
+            self.gpu.as_ref(),
+            self.mpr_on_gpu,
+            self.documents_dir.clone(),
+        );
         v.screenshot_note = self.screenshot_note.clone();
         self.phase = Phase::Viewing(Box::new(v));
     }

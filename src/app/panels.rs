@@ -32,13 +32,15 @@ pub fn top_bar(app: &mut MargoApp, ui: &mut egui::Ui) {
             });
             if ui
                 .button("Screenshot")
-                .on_hover_text("save the window as PNG in the temporary folder")
+                .on_hover_text(format!(
+                    "save the window as PNG in {}",
+                    app.documents_dir.display()
+                ))
                 .clicked()
             {
-                let secs = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                let path = std::env::temp_dir().join(format!("margo-screenshot-{secs}.png"));
+                let path = app
+                    .documents_dir
+                    .join(super::paths::timestamped_png("margo-screenshot"));
                 super::capture::save_window(ui.ctx(), path, None, app.screenshot_note.clone());
             }
             if let Some(note) = app.screenshot_note.lock().ok().and_then(|n| n.clone()) {

@@ -433,8 +433,12 @@ impl PlanSession {
         })
     }
 
-    /// Saves the plan as JSON (atomic write by margo-plan).
+    /// Saves the plan as JSON (atomic write by margo-plan), creating its folder if needed.
     pub fn save(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating folder {}", dir.display()))?;
+        }
         self.plan_file()?
             .save(path)
             .with_context(|| format!("saving plan {}", path.display()))

@@ -71,6 +71,8 @@ pub struct Viewer {
     pub rects: [Option<Rect>; 4],
     /// Where "Save plan" / "Open plan" go (the input folder is never written to).
     pub plan_path: String,
+    /// Default folder of view PNGs (and of the plan path above).
+    pub documents_dir: std::path::PathBuf,
     /// Outcome of "Save view as PNG" (shared with the top bar's screenshot note).
     pub screenshot_note: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
@@ -80,6 +82,7 @@ impl Viewer {
         case: Case,
         gpu: Option<&eframe::egui_wgpu::RenderState>,
         mpr_on_gpu: Option<bool>,
+        documents_dir: std::path::PathBuf,
     ) -> Self {
         let window = if case.info.is_ct {
             WINDOW_PRESETS[0].1
@@ -105,10 +108,11 @@ impl Viewer {
             grids: [None, None, None, None],
             rects: [None; 4],
             screenshot_note: Default::default(),
-            plan_path: std::env::temp_dir()
+            plan_path: documents_dir
                 .join(format!("margo-plan-{}.json", sanitize(&case_uid)))
                 .display()
                 .to_string(),
+            documents_dir,
         }
     }
 
@@ -192,11 +196,10 @@ impl Viewer {
         // Right click without a drag (a drag is W/L): the view's menu.
         response.context_menu(|ui| {
             if ui.button("Save view as PNG").clicked() {
-                let secs = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
                 let name = content.title().to_lowercase().replace(' ', "-");
-                let path = std::env::temp_dir().join(format!("margo-{name}-{secs}.png"));
+                let path = self
+                    .documents_dir
+                    .join(super::paths::timestamped_png(&format!("margo-{name}")));
                 super::capture::save_window(
                     ui.ctx(),
                     path,

@@ -89,6 +89,7 @@ fn run_app(args: AppArgs) -> anyhow::Result<ExitCode> {
         screenshot: args.screenshot,
         bench_frames: args.bench_frames,
         recent_path: margo::app::recent::RecentFolders::default_path(),
+        documents_dir: Some(margo::app::paths::default_documents_dir()),
         mpr_on_gpu,
     };
     margo::app::run_native(options, size)
