@@ -263,6 +263,25 @@ thread_local! {
     static LOSSLESS_BUFFER: std::cell::RefCell<Vec<u16>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// The encapsulated bytes of frame `frame`: its own fragment when there is one per frame, all
+/// fragments joined for a single-frame image; `None` for other layouts (the generic path).
+fn frame_bytes<'a>(
+    obj: &'a dicom_object::DefaultDicomObject,
+    n_frames: usize,
+    frame: usize,
+) -> Option<std::borrow::Cow<'a, [u8]>> {
+    let fragments = obj.get(tags::PIXEL_DATA)?.fragments()?;
+    if fragments.len() == n_frames {
+        Some(std::borrow::Cow::Borrowed(&fragments.get(frame)?[..]))
+    } else if n_frames == 1 {
+        Some(std::borrow::Cow::Owned(
+            fragments.iter().flatten().copied().collect(),
+        ))
+    } else {
+        None
+    }
+}
+
 /// Our JPEG lossless decoder (much faster than the general one) for a frame stored in its own
 /// fragment(s). `None` when it does not apply or fails: the caller then uses dicom-pixeldata.
 fn lossless_frame(
@@ -271,14 +290,7 @@ fn lossless_frame(
     n_frames: usize,
     t: &mut FrameTarget<'_>,
 ) -> Option<ConvertStats> {
-    let fragments = obj.get(tags::PIXEL_DATA)?.fragments()?;
-    let bytes: std::borrow::Cow<'_, [u8]> = if fragments.len() == n_frames {
-        std::borrow::Cow::Borrowed(&fragments.get(t.frame as usize)?[..])
-    } else if n_frames == 1 {
-        std::borrow::Cow::Owned(fragments.iter().flatten().copied().collect())
-    } else {
-        return None;
-    };
+    let bytes = frame_bytes(obj, n_frames, t.frame as usize)?;
     let format = header.format;
     LOSSLESS_BUFFER.with_borrow_mut(|buf| {
         let frame = crate::jpeg_lossless::decode(&bytes, buf).ok()?;
@@ -323,14 +335,7 @@ fn j2k_frame(
     if format.bits_allocated != 16 || format.rows * format.cols != t.dst.len() {
         return None;
     }
-    let fragments = obj.get(tags::PIXEL_DATA)?.fragments()?;
-    let bytes: std::borrow::Cow<'_, [u8]> = if fragments.len() == n_frames {
-        std::borrow::Cow::Borrowed(&fragments.get(t.frame as usize)?[..])
-    } else if n_frames == 1 {
-        std::borrow::Cow::Owned(fragments.iter().flatten().copied().collect())
-    } else {
-        return None;
-    };
+    let bytes = frame_bytes(obj, n_frames, t.frame as usize)?;
     J2K_SCRATCH.with_borrow_mut(|(scratch, buf)| {
         buf.resize(t.dst.len(), 0);
         // The decoder has no panicking path by design; a bug must still not take the load down.
