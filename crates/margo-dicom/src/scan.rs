@@ -149,31 +149,58 @@ fn is_deflated(ts_uid: &str) -> bool {
     ts_uid == "1.2.840.10008.1.2.1.99"
 }
 
-/// The same SOP instance stored twice (a copy, or the same image re-encoded) is one image:
-/// keep the first file (by path) and report the others.
+/// The same SOP instance stored twice (a copy, or the same image re-encoded) is one image: keep
+/// the best copy (exact before lossy, see `ts::copy_preference`; then the first by path) and
+/// report the others.
 fn drop_duplicate_instances(
     headers: Vec<Arc<ImageHeader>>,
     skipped: &mut Vec<SkippedFile>,
 ) -> Vec<Arc<ImageHeader>> {
-    let mut seen: HashMap<String, PathBuf> = HashMap::new();
-    let mut kept = Vec::with_capacity(headers.len());
-    for h in headers {
+    // Index of the copy to keep per SOP Instance UID (headers arrive sorted by path).
+    let mut best: HashMap<&str, usize> = HashMap::new();
+    for (n, h) in headers.iter().enumerate() {
         if let Some(uid) = &h.sop_instance_uid {
-            if let Some(first) = seen.get(uid) {
-                skipped.push(SkippedFile {
-                    path: h.path.clone(),
-                    reason: format!(
-                        "same SOPInstanceUID as {} (a duplicate or re-encoded copy)",
-                        first.display()
-                    ),
-                });
-                continue;
-            }
-            seen.insert(uid.clone(), h.path.clone());
+            let rank = |i: usize| crate::ts::copy_preference(&headers[i].ts_uid);
+            best.entry(uid.as_str())
+                .and_modify(|b| {
+                    if rank(n) < rank(*b) {
+                        *b = n;
+                    }
+                })
+                .or_insert(n);
         }
-        kept.push(h);
     }
-    kept
+    let keep: Vec<bool> = headers
+        .iter()
+        .enumerate()
+        .map(|(n, h)| {
+            h.sop_instance_uid
+                .as_deref()
+                .is_none_or(|uid| best[uid] == n)
+        })
+        .collect();
+    for (n, h) in headers.iter().enumerate() {
+        if let (false, Some(uid)) = (keep[n], &h.sop_instance_uid) {
+            let kept = &headers[best[uid.as_str()]];
+            skipped.push(SkippedFile {
+                path: h.path.clone(),
+                reason: format!(
+                    "same SOPInstanceUID as {} (a duplicate or re-encoded copy; kept: {}, {})",
+                    kept.path.display(),
+                    crate::ts::transfer_syntax_name(&kept.ts_uid),
+                    match crate::ts::copy_preference(&kept.ts_uid) {
+                        0 | 1 => "exact",
+                        _ => "possibly lossy: no exact copy found",
+                    }
+                ),
+            });
+        }
+    }
+    headers
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(h, k)| k.then_some(h))
+        .collect()
 }
 
 /// Recursive walk; symlinked folders are not followed (no cycles), symlinked files are.

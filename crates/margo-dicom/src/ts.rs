@@ -118,6 +118,30 @@ pub(crate) fn pixel_encoding(uid: &str) -> PixelEncoding {
     }
 }
 
+/// Which copy of an image stored twice (the same SOP instance re-encoded) to read: lower is
+/// better. Exact copies first: uncompressed (0), then deflated or lossless-compressed (1), then
+/// encodings that may be lossy (2: what a planning tool should only use when nothing else is
+/// there), then encodings we cannot decode (3).
+pub(crate) fn copy_preference(uid: &str) -> u8 {
+    let uid = trim_uid(uid);
+    match pixel_encoding(uid) {
+        PixelEncoding::Unsupported => 3,
+        PixelEncoding::Native if uid == "1.2.840.10008.1.2.1.99" => 1,
+        PixelEncoding::Native => 0,
+        PixelEncoding::Encapsulated => match uid {
+            // RLE, JPEG lossless (processes 14 and 14 SV1), JPEG-LS lossless, JPEG 2000
+            // lossless-only, HTJ2K lossless-only.
+            "1.2.840.10008.1.2.5"
+            | "1.2.840.10008.1.2.4.57"
+            | "1.2.840.10008.1.2.4.70"
+            | "1.2.840.10008.1.2.4.80"
+            | "1.2.840.10008.1.2.4.90"
+            | "1.2.840.10008.1.2.4.201" => 1,
+            _ => 2,
+        },
+    }
+}
+
 /// True for the JPEG (ITU T.81) family whose DCT processes jpeg-decoder supports only at 8 bits.
 pub(crate) fn is_jpeg_dct(uid: &str) -> bool {
     matches!(

@@ -420,3 +420,52 @@ fn whole_variety_folder_scans_without_panic_and_reports_duplicates() {
             .all(|s| !s.is_localizer || s.slice_count == 1)
     );
 }
+
+#[test]
+fn the_best_copy_of_an_image_stored_twice_is_read() {
+    let test = "the_best_copy_of_an_image_stored_twice_is_read";
+    let Some(dir) = shared_path("dicom-variety", test) else {
+        return;
+    };
+    let tmp = std::env::temp_dir().join(format!("margo-copies-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let copy = |name: &str, to: &str| {
+        let path = tmp.join(to);
+        std::fs::copy(dir.join(name), &path).unwrap();
+        path
+    };
+    // Same SOP instance, JPEG 2000 first by path: the uncompressed copy is read.
+    let j2k = copy("ct-chest-ge_j2k-lossless.dcm", "a_j2k.dcm");
+    let native = copy("ct-chest-ge_explicit-vr-le.dcm", "b_native.dcm");
+    let report = scan_folder(&tmp).unwrap();
+    assert_eq!(report.series.len(), 1);
+    assert_eq!(report.series[0].files(), std::slice::from_ref(&native));
+    assert_eq!(report.skipped.len(), 1);
+    assert_eq!(report.skipped[0].path, j2k);
+    assert!(
+        report.skipped[0].reason.contains("b_native.dcm")
+            && report.skipped[0].reason.contains("exact"),
+        "{}",
+        report.skipped[0].reason
+    );
+    std::fs::remove_file(&j2k).unwrap();
+    // A lossy copy carrying the original's SOP Instance UID (conformant tools give lossy copies
+    // a new UID; some do not): the exact copy wins even when the lossy one sorts first.
+    if margo_volume::testdata::external_tool("dcmodify", test, "dcmtk") {
+        let lossy = copy("ct-chest-ge_jpeg-baseline-p1.dcm", "0_lossy.dcm");
+        let uid = "1.2.840.113619.2.30.1.1762295590.1623.978668950.109";
+        let status = std::process::Command::new("dcmodify")
+            .args(["-nb", "-m", &format!("(0008,0018)={uid}")])
+            .arg(&lossy)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let report = scan_folder(&tmp).unwrap();
+        assert_eq!(report.series.len(), 1);
+        assert_eq!(report.series[0].files(), [native]);
+        assert_eq!(report.skipped.len(), 1);
+        assert_eq!(report.skipped[0].path, lossy);
+    }
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
