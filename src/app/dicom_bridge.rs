@@ -184,7 +184,18 @@ pub fn load(
                     (name, w.center, w.width)
                 })
                 .collect(),
-            warnings: meta.warnings.clone(),
+            warnings: {
+                let mut w = meta.warnings.clone();
+                if meta.lossy_compressed {
+                    // A planning tool must say when the HU it shows are not the scanner's.
+                    w.push(
+                        "lossy-compressed images: HU values are approximate; \
+                         do not rely on fine densities"
+                            .into(),
+                    );
+                }
+                w
+            },
             skipped,
         },
     })
@@ -233,5 +244,22 @@ mod tests {
             seen.lock().unwrap()
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_lossy_series_says_its_hu_are_approximate() {
+        let test = "a_lossy_series_says_its_hu_are_approximate";
+        let Some(dir) = margo_volume::testdata::shared_path("dicom-variety", test) else {
+            return;
+        };
+        let quiet = |_: &'static str, _: usize, _: usize| {};
+        let cancel = AtomicBool::new(false);
+        let warned = |file: &str| {
+            let found = scan(&dir.join(file), &quiet, &cancel).unwrap();
+            let case = load(&found, 0, &quiet, &cancel).unwrap();
+            case.info.warnings.iter().any(|w| w.contains("lossy"))
+        };
+        assert!(warned("ct-chest-ge_jpeg-baseline-p1.dcm"));
+        assert!(!warned("ct-chest-ge_jpeg-lossless-p14-sv1.dcm"));
     }
 }
