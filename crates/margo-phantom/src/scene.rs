@@ -318,14 +318,7 @@ impl Scene {
         z_range: [f64; 2],
         placed: &[(usize, Nodule)],
     ) -> Result<Nodule, PhantomError> {
-        let mut rng = SplitMix64::stream(seed, &format!("nodule-{index}"));
-        let template = Nodule::new(
-            spec.kind,
-            spec.lobe,
-            Point3::origin(),
-            spec.diameter_mm,
-            &mut rng,
-        );
+        let (mut rng, template) = nodule_template(seed, index, spec);
         let r = template.bounding_radius_mm();
         let side = if spec.lobe.is_left() { 1.0 } else { -1.0 };
         let t = &self.thorax;
@@ -382,14 +375,7 @@ impl Scene {
         z_range: [f64; 2],
         placed: &[(usize, Nodule)],
     ) -> Result<Nodule, PhantomError> {
-        let mut rng = SplitMix64::stream(seed, &format!("nodule-{index}"));
-        let template = Nodule::new(
-            spec.kind,
-            spec.lobe,
-            Point3::origin(),
-            spec.diameter_mm,
-            &mut rng,
-        );
+        let (mut rng, template) = nodule_template(seed, index, spec);
         let r = template.bounding_radius_mm();
         let t = &self.thorax;
         let n = self.vessel_caps.len();
@@ -935,4 +921,18 @@ impl Nodule {
         }
         n
     }
+}
+
+/// Nodule `index`'s random stream and its shape at the origin (each placement strategy then
+/// moves a copy); the stream continues with the placement draws.
+fn nodule_template(seed: u64, index: usize, spec: &NoduleSpec) -> (SplitMix64, Nodule) {
+    let mut rng = SplitMix64::stream(seed, &format!("nodule-{index}"));
+    let template = Nodule::new(
+        spec.kind,
+        spec.lobe,
+        Point3::origin(),
+        spec.diameter_mm,
+        &mut rng,
+    );
+    (rng, template)
 }
