@@ -9,21 +9,14 @@ const MAX_ELLIPSOIDS: u32 = 16u;
 const MAX_SEGMENTS: u32 = 16u;
 const MAX_POINTS: u32 = 32u;
 
-// modes.x for MPR: slab combination.
+// SPEC_SLAB values (margo-render's gpu_types::SLAB_*).
 const SLAB_NONE: u32 = 0u;
 const SLAB_MIP: u32 = 1u;
 const SLAB_MINIP: u32 = 2u;
 const SLAB_MEAN: u32 = 3u;
-// modes.x for ray casting.
-const RAY_COMPOSITE: u32 = 0u;
-const RAY_MIP: u32 = 1u;
 
-// modes.w bit flags.
-const FLAG_OVERLAYS: u32 = 1u;
-const FLAG_SRGB_TARGET: u32 = 2u;
-const FLAG_SHADING: u32 = 4u;
-const FLAG_CLIP_BOX: u32 = 8u;
-const FLAG_CLIP_PLANE: u32 = 16u;
+// The modes.w bit flags (gpu_types::FLAG_*) are read on the CPU, which turns them into the
+// SPEC_* constants below; the shaders do not test them.
 
 // Pipeline specialisation (margo-render's `variant::PipelineVariant` sets these per view).
 // A feature a view does not use is compiled out instead of being skipped by a branch on a

@@ -42,8 +42,8 @@ fn slab_grey(p: vec3<f32>) -> f32 {
         if (inside_unit_box(t)) {
             let hu = sample_hu(t);
             switch SPEC_SLAB {
-                case 1u: { best_max = max(best_max, hu); }
-                case 2u: { best_min = min(best_min, hu); }
+                case SLAB_MIP: { best_max = max(best_max, hu); }
+                case SLAB_MINIP: { best_min = min(best_min, hu); }
                 default: { sum = sum + hu; }
             }
             count = count + 1u;
@@ -53,8 +53,8 @@ fn slab_grey(p: vec3<f32>) -> f32 {
         return -1.0;
     }
     switch SPEC_SLAB {
-        case 1u: { return grey_from_hu(best_max); }
-        case 2u: { return grey_from_hu(best_min); }
+        case SLAB_MIP: { return grey_from_hu(best_max); }
+        case SLAB_MINIP: { return grey_from_hu(best_min); }
         default: { return grey_from_hu(sum / f32(count)); }
     }
 }
@@ -110,7 +110,7 @@ fn draw_overlays(color_in: vec3<f32>, screen_px: vec2<f32>, p: vec3<f32>) -> vec
 
     // Ellipsoids: unions by group id. Fill once per group, outline only where no other member
     // of the group covers the pixel, so a union shows its outer boundary.
-    let n_e = min(overlays.counts.x, MAX_ELLIPSOIDS);
+    let n_e = select(0u, min(overlays.counts.x, MAX_ELLIPSOIDS), SPEC_ELLIPSOIDS);
     for (var i = 0u; i < n_e; i = i + 1u) {
         let e = overlays.ellipsoids[i];
         let d_i = ellipsoid_distance_px(i, p);
@@ -136,7 +136,7 @@ fn draw_overlays(color_in: vec3<f32>, screen_px: vec2<f32>, p: vec3<f32>) -> vec
     }
 
     // Line segments (probe shafts) with end markers; fainter where they are away from the plane.
-    let n_s = min(overlays.counts.y, MAX_SEGMENTS);
+    let n_s = select(0u, min(overlays.counts.y, MAX_SEGMENTS), SPEC_SEGMENTS);
     for (var i = 0u; i < n_s; i = i + 1u) {
         let s = overlays.segments[i];
         let a = screen_from_world(s.a.xyz);
@@ -162,7 +162,7 @@ fn draw_overlays(color_in: vec3<f32>, screen_px: vec2<f32>, p: vec3<f32>) -> vec
     }
 
     // Points: discs, fainter when the point lies off the plane.
-    let n_p = min(overlays.counts.z, MAX_POINTS);
+    let n_p = select(0u, min(overlays.counts.z, MAX_POINTS), SPEC_POINTS);
     for (var i = 0u; i < n_p; i = i + 1u) {
         let pt = overlays.points[i];
         let q = screen_from_world(pt.position.xyz);
@@ -173,7 +173,7 @@ fn draw_overlays(color_in: vec3<f32>, screen_px: vec2<f32>, p: vec3<f32>) -> vec
     }
 
     // Crosshair through a world point, with a gap around it.
-    if ((flags & OVERLAY_CROSSHAIR) != 0u) {
+    if (SPEC_CROSSHAIR && (flags & OVERLAY_CROSSHAIR) != 0u) {
         let c = screen_from_world(overlays.crosshair.xyz);
         let gap = overlays.crosshair.w;
         let off = screen_px - c.xy;
@@ -197,7 +197,7 @@ fn fs_mpr(in: FullscreenOut) -> @location(0) vec4<f32> {
     if (grey >= 0.0) {
         color = vec3<f32>(grey);
     }
-    if (SPEC_OVERLAYS && (view.modes.w & FLAG_OVERLAYS) != 0u) {
+    if (SPEC_OVERLAYS) {
         color = draw_overlays(color, in.screen_px, p);
     }
     return to_target(vec4<f32>(color, 1.0));

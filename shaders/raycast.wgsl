@@ -119,7 +119,7 @@ fn capsule_hit(o: vec3<f32>, d: vec3<f32>, pa: vec3<f32>, pb: vec3<f32>, r: f32,
 
 fn next_surface(o: vec3<f32>, d: vec3<f32>, t_after: f32) -> Hit {
     var best = Hit(1e30, HIT_NONE, 0u);
-    let n_e = min(overlays.counts.x, MAX_ELLIPSOIDS);
+    let n_e = select(0u, min(overlays.counts.x, MAX_ELLIPSOIDS), SPEC_ELLIPSOIDS);
     for (var i = 0u; i < n_e; i = i + 1u) {
         let m = overlays.ellipsoids[i].unit_from_world;
         let ou = (m * vec4<f32>(o, 1.0)).xyz;
@@ -139,7 +139,7 @@ fn next_surface(o: vec3<f32>, d: vec3<f32>, t_after: f32) -> Hit {
             }
         }
     }
-    let n_s = min(overlays.counts.y, MAX_SEGMENTS);
+    let n_s = select(0u, min(overlays.counts.y, MAX_SEGMENTS), SPEC_SEGMENTS);
     for (var i = 0u; i < n_s; i = i + 1u) {
         let s = overlays.segments[i];
         let t = capsule_hit(o, d, s.a.xyz, s.b.xyz, s.a.w, t_after);
@@ -159,7 +159,7 @@ fn next_surface(o: vec3<f32>, d: vec3<f32>, t_after: f32) -> Hit {
             }
         }
     }
-    let n_p = min(overlays.counts.z, MAX_POINTS);
+    let n_p = select(0u, min(overlays.counts.z, MAX_POINTS), SPEC_POINTS);
     for (var i = 0u; i < n_p; i = i + 1u) {
         let pt = overlays.points[i];
         let t = sphere_hit(o, d, pt.position.xyz, pt.position.w, t_after);
@@ -238,7 +238,7 @@ fn fs_raycast(in: FullscreenOut) -> @location(0) vec4<f32> {
         t = t + step * hash_pixel(vec2<u32>(in.screen_px), view.modes.z);
     }
     let steps = min(u32(max(ceil((span.y - t) / step), 0.0)), MAX_STEPS);
-    let overlays_on = SPEC_OVERLAYS && (view.modes.w & FLAG_OVERLAYS) != 0u;
+    let overlays_on = SPEC_OVERLAYS;
 
     if (SPEC_RAY_MIP) {
         var best = -1e30;

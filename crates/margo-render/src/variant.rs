@@ -157,6 +157,24 @@ mod tests {
     }
 
     #[test]
+    fn every_constant_is_used_by_a_shader() {
+        // A declared but unread constant would specialise nothing (this happened once: the
+        // overlay-kind constants were declared while the shaders still looped over every kind).
+        let v = PipelineVariant::of(ViewKind::Mpr, &uniforms([0; 4], 1.0), [0; 4]);
+        for (name, _) in v.constants() {
+            let uses = crate::shaders::ALL
+                .iter()
+                .map(|(_, source)| source.matches(name).count())
+                .sum::<usize>();
+            // Each module holds the shared declaration once.
+            assert!(
+                uses > crate::shaders::ALL.len(),
+                "{name} is declared but no shader reads it"
+            );
+        }
+    }
+
+    #[test]
     fn mpr_variant_follows_the_view_flags_and_the_scene_overlays() {
         let plain = PipelineVariant::of(ViewKind::Mpr, &uniforms([0, 1, 0, 0], 1.0), [0; 4]);
         assert!(!plain.overlays && !plain.mask && plain.linear);
