@@ -66,6 +66,24 @@ impl RenderTarget {
     }
 }
 
+/// What the ray caster derives from a transfer-function row, once per change rather than per
+/// frame or per mask edit.
+struct TfRow {
+    /// `TransferFunction::visible_prefix` (brick occupancy).
+    visible_prefix: Vec<u32>,
+    /// `TransferFunction::visible_hu_interval` (the search loop's cheap test).
+    visible_hu: (f64, f64),
+}
+
+impl TfRow {
+    fn new(tf: &TransferFunction) -> Self {
+        Self {
+            visible_prefix: tf.visible_prefix(),
+            visible_hu: tf.visible_hu_interval(),
+        }
+    }
+}
+
 struct ViewSlot {
     buffer: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
@@ -113,8 +131,8 @@ pub struct Renderer {
     overlay_buffer: wgpu::Buffer,
     overlay_uniforms: OverlayUniforms,
     scene_bind_group: Option<wgpu::BindGroup>,
-    /// Transfer functions of the rows of `tf_texture` (CPU copy for brick occupancy).
-    tf_rows: Vec<TransferFunction>,
+    /// What brick occupancy and ray casting need of each row of `tf_texture`.
+    tf_rows: Vec<TfRow>,
     /// HU range seen by trilinear samples inside each brick, and the brick grid size.
     brick_ranges: Vec<[i16; 2]>,
     brick_dims: [usize; 3],
@@ -322,11 +340,13 @@ impl Renderer {
                 scene_bind_group: None,
                 tf_rows: (0..TF_ROWS)
                     .map(|row| {
-                        TransferFunctionPreset::ALL
-                            .get(row as usize)
-                            .copied()
-                            .unwrap_or(TransferFunctionPreset::LungAirways)
-                            .transfer_function()
+                        TfRow::new(
+                            &TransferFunctionPreset::ALL
+                                .get(row as usize)
+                                .copied()
+                                .unwrap_or(TransferFunctionPreset::LungAirways)
+                                .transfer_function(),
+                        )
                     })
                     .collect(),
                 brick_ranges: Vec::new(),
@@ -383,7 +403,7 @@ impl Renderer {
     ) -> Result<(), RenderError> {
         tf.validate()?;
         self.write_tf_row(TF_ROWS - 1, tf);
-        self.tf_rows[TF_ROWS as usize - 1] = tf.clone();
+        self.tf_rows[TF_ROWS as usize - 1] = TfRow::new(tf);
         self.update_occupancy()
     }
 
@@ -689,8 +709,8 @@ impl Renderer {
         let distances: Vec<Vec<u8>> = self
             .tf_rows
             .iter()
-            .map(|tf| {
-                let prefix = tf.visible_prefix();
+            .map(|row| {
+                let prefix = &row.visible_prefix;
                 let visible: Vec<bool> = self
                     .brick_ranges
                     .iter()
@@ -802,7 +822,7 @@ impl Renderer {
                 let e = self.brick_voxels;
                 u.brick_voxels = gpu_types::vec4(e[0] as f64, e[1] as f64, e[2] as f64, 0.0);
                 let row = (u.tf_range[3] as usize).min(self.tf_rows.len() - 1);
-                let (lo, hi) = self.tf_rows[row].visible_hu_interval();
+                let (lo, hi) = self.tf_rows[row].visible_hu;
                 u.tf_visible_hu = gpu_types::vec4(lo, hi, 0.0, 0.0);
                 (u, ViewKind::Raycast)
             }

@@ -332,3 +332,51 @@ fn ray_casting_shades_clips_and_is_deterministic() {
         "point behind the bone must not show: {px:?}"
     );
 }
+
+#[test]
+fn a_custom_transfer_function_is_what_the_ray_caster_shows() {
+    let Some(mut r) = common::renderer("a_custom_transfer_function_is_what_the_ray_caster_shows")
+    else {
+        return;
+    };
+    let vol = bone_ball();
+    r.upload_volume(&vol).unwrap();
+    let mut v = RaycastView::new(vol.geometry(), TransferFunctionPreset::Bone, 48, 48);
+    v.target_in_world = Point3::origin();
+    v.pixel_size_mm = 1.0;
+    v.mode = margo_render::RayMode::Composite(margo_render::TfChoice::Custom);
+    let tf = |lo: f64, hi: f64| margo_render::TransferFunction {
+        points: vec![
+            margo_render::raycast::TfPoint {
+                hu: lo - 1.0,
+                rgb: [1.0, 0.8, 0.2],
+                alpha: 0.0,
+            },
+            margo_render::raycast::TfPoint {
+                hu: lo,
+                rgb: [1.0, 0.8, 0.2],
+                alpha: 0.8,
+            },
+            margo_render::raycast::TfPoint {
+                hu: hi,
+                rgb: [1.0, 0.8, 0.2],
+                alpha: 0.8,
+            },
+            margo_render::raycast::TfPoint {
+                hu: hi + 1.0,
+                rgb: [1.0, 0.8, 0.2],
+                alpha: 0.0,
+            },
+        ],
+    };
+    // Opaque only around the ball's 1000 HU: the ball shows (the custom row's default is the
+    // lung preset, which shows nothing at 1000 HU).
+    r.set_custom_transfer_function(&tf(900.0, 1100.0)).unwrap();
+    let lit = r.render_to_rgba(&Frame::Raycast(v.clone())).unwrap();
+    assert!(lum(lit.pixel(24, 24)) > 300, "{:?}", lit.pixel(24, 24));
+    assert_eq!(lit.pixel(2, 2), [0, 0, 0, 255]);
+    // Opaque only above anything in the volume: nothing shows.
+    r.set_custom_transfer_function(&tf(2000.0, 2500.0)).unwrap();
+    let dark = r.render_to_rgba(&Frame::Raycast(v)).unwrap();
+    assert_eq!(dark.pixel(24, 24), [0, 0, 0, 255]);
+}
