@@ -359,12 +359,7 @@ impl Scene {
             }
             return Ok(template.translated(centre));
         }
-        Err(PhantomError::NodulePlacement {
-            kind: spec.kind.name(),
-            lobe: spec.lobe.name(),
-            diameter_mm: spec.diameter_mm,
-            z_range_mm: z_range,
-        })
+        Err(placement_failed(spec, z_range))
     }
 
     fn place_juxtavascular(
@@ -404,12 +399,7 @@ impl Scene {
                 return Ok(template.translated(centre));
             }
         }
-        Err(PhantomError::NodulePlacement {
-            kind: spec.kind.name(),
-            lobe: spec.lobe.name(),
-            diameter_mm: spec.diameter_mm,
-            z_range_mm: z_range,
-        })
+        Err(placement_failed(spec, z_range))
     }
 
     fn grow_trees(&mut self, seed: u64, exclusions: &[Exclusion]) {
@@ -935,4 +925,14 @@ fn nodule_template(seed: u64, index: usize, spec: &NoduleSpec) -> (SplitMix64, N
         &mut rng,
     );
     (rng, template)
+}
+
+/// No spot satisfied a placement strategy's constraints.
+fn placement_failed(spec: &NoduleSpec, z_range: [f64; 2]) -> PhantomError {
+    PhantomError::NodulePlacement {
+        kind: spec.kind.name(),
+        lobe: spec.lobe.name(),
+        diameter_mm: spec.diameter_mm,
+        z_range_mm: z_range,
+    }
 }

@@ -473,3 +473,21 @@ fn truth_json_round_trips() {
     assert_eq!(v["synthetic"], true);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_nodule_that_fits_nowhere_is_an_error_naming_it() {
+    // A 60 mm nodule (the largest allowed) in a 40 mm thick stack cannot fit between the
+    // stack's ends.
+    let mut config = small(5);
+    config.dims[2] = 4;
+    config.nodules[0].diameter_mm = 60.0;
+    match generate(&config) {
+        Err(margo_phantom::PhantomError::NodulePlacement {
+            diameter_mm, lobe, ..
+        }) => {
+            assert_eq!(diameter_mm, 60.0);
+            assert_eq!(lobe, config.nodules[0].lobe.name());
+        }
+        other => panic!("expected a placement error, got {:?}", other.map(|_| ())),
+    }
+}
