@@ -87,7 +87,6 @@ impl TfRow {
 struct ViewSlot {
     buffer: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
-    kind: ViewKind,
     /// The uploaded uniforms (to re-derive the variant when the scene's overlays change).
     uniforms: ViewUniforms,
     variant: PipelineVariant,
@@ -594,7 +593,7 @@ impl Renderer {
         let overlay_counts = self.overlay_uniforms.counts;
         let mut needed = Vec::new();
         for (key, slot) in &mut self.views {
-            slot.variant = PipelineVariant::of(slot.kind, &slot.uniforms, overlay_counts);
+            slot.variant = PipelineVariant::of(slot.variant.kind, &slot.uniforms, overlay_counts);
             if *key != HEADLESS_KEY {
                 needed.push(slot.variant);
             }
@@ -860,14 +859,12 @@ impl Renderer {
                 ViewSlot {
                     buffer,
                     bind_group,
-                    kind,
                     uniforms: *uniforms,
                     variant,
                 },
             );
         }
         let slot = self.views.get_mut(&key).expect("inserted above");
-        slot.kind = kind;
         slot.uniforms = *uniforms;
         slot.variant = variant;
         self.queue
