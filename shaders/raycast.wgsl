@@ -58,11 +58,6 @@ fn world_gradient(labels: texture_3d<f32>, m: mat4x4<f32>, dims: vec3<f32>, t: v
     return transpose(lin) * g_tex;
 }
 
-// World gradient of the HU by central differences one voxel apart.
-fn volume_gradient(t: vec3<f32>) -> vec3<f32> {
-    return world_gradient(volume_hu, view.texture_from_world, view.volume_dims.xyz, t);
-}
-
 fn shade(color: vec3<f32>, normal: vec3<f32>, ray_dir: vec3<f32>) -> vec3<f32> {
     let len = length(normal);
     if (!SPEC_SHADING || len < 1e-6) {
@@ -351,7 +346,7 @@ fn fs_raycast(in: FullscreenOut) -> @location(0) vec4<f32> {
             let a = 1.0 - pow(1.0 - clamp(tf.a, 0.0, 0.999), opacity_exponent);
             var c = tf.rgb;
             if (SPEC_SHADING) {
-                c = shade(c, volume_gradient(texture_from_world(p)), d);
+                c = shade(c, world_gradient(volume_hu, view.texture_from_world, view.volume_dims.xyz, texture_from_world(p)), d);
             }
             acc = acc + (1.0 - alpha) * a * c;
             alpha = alpha + (1.0 - alpha) * a;
