@@ -67,6 +67,7 @@ pub mod mpr;
 pub mod overlay;
 pub mod raycast;
 pub mod renderer;
+mod screen_rect;
 pub mod shaders;
 pub mod spec;
 mod variant;

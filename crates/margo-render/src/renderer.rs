@@ -14,6 +14,7 @@ use crate::overlay::{MaskStyle, Shapes};
 use crate::raycast::{
     RaycastView, TF_FIRST_HU, TF_ROWS, TF_WIDTH, TransferFunction, TransferFunctionPreset,
 };
+use crate::screen_rect;
 use crate::variant::{PipelineVariant, ViewKind};
 use crate::{RenderError, shaders};
 use margo_volume::nalgebra::Point3;
@@ -1005,6 +1006,13 @@ impl Renderer {
     ) -> Result<Option<RgbaImage>, RenderError> {
         let (width, height) = frame.size_px();
         let (uniforms, kind) = self.uniforms_for(frame, HEADLESS_FORMAT)?;
+        // Rays that cannot meet the volume or an overlay draw the cleared background anyway.
+        let scissor = match (kind, &self.volume) {
+            (ViewKind::Raycast, Some((_, _, geometry))) => {
+                screen_rect::ray_view_rect(&uniforms, geometry, &self.overlay_uniforms)
+            }
+            _ => None,
+        };
         self.ensure_offscreen(width, height)?;
         self.scene_bind_group()?;
         let target = RenderTarget::color(HEADLESS_FORMAT);
@@ -1037,7 +1045,14 @@ impl Renderer {
                         occlusion_query_set: None,
                         multiview_mask: None,
                     });
-                    self.paint_with(&mut pass, HEADLESS_KEY, target)?;
+                    match scissor {
+                        Some([_, _, 0, _] | [_, _, _, 0]) => {}
+                        Some([x, y, w, h]) => {
+                            pass.set_scissor_rect(x, y, w, h);
+                            self.paint_with(&mut pass, HEADLESS_KEY, target)?;
+                        }
+                        None => self.paint_with(&mut pass, HEADLESS_KEY, target)?,
+                    }
                 }
                 if read_back {
                     encoder.copy_texture_to_buffer(
