@@ -11,6 +11,11 @@ use margo_dicom::{LoadProgress, ScanReport};
 
 use super::case::{Case, CaseInfo, SeriesChoice, SkippedFile};
 
+/// A planning tool must say when the HU it shows are not the scanner's (case panel and
+/// series picker).
+const LOSSY_WARNING: &str =
+    "lossy-compressed images: HU values are approximate; do not rely on fine densities";
+
 /// Result of scanning a folder: what the picker lists, plus what `load` needs.
 pub struct ScannedFolder {
     pub choices: Vec<SeriesChoice>,
@@ -104,6 +109,11 @@ pub fn scan(
             if let Some(p) = &s.problem {
                 warnings.push(p.clone());
             }
+            // Lossy re-encodes usually get their own series UID: the picker must tell them
+            // apart from the original before the user loads one.
+            if s.meta().lossy_compressed {
+                warnings.push(LOSSY_WARNING.into());
+            }
             SeriesChoice {
                 index: i,
                 description: s.description.clone(),
@@ -187,12 +197,7 @@ pub fn load(
             warnings: {
                 let mut w = meta.warnings.clone();
                 if meta.lossy_compressed {
-                    // A planning tool must say when the HU it shows are not the scanner's.
-                    w.push(
-                        "lossy-compressed images: HU values are approximate; \
-                         do not rely on fine densities"
-                            .into(),
-                    );
+                    w.push(LOSSY_WARNING.into());
                 }
                 w
             },
@@ -254,12 +259,44 @@ mod tests {
         };
         let quiet = |_: &'static str, _: usize, _: usize| {};
         let cancel = AtomicBool::new(false);
+        let lossy = |w: &Vec<String>| w.iter().any(|w| w == LOSSY_WARNING);
+        // (case panel, series picker)
         let warned = |file: &str| {
             let found = scan(&dir.join(file), &quiet, &cancel).unwrap();
             let case = load(&found, 0, &quiet, &cancel).unwrap();
-            case.info.warnings.iter().any(|w| w.contains("lossy"))
+            (
+                lossy(&case.info.warnings),
+                lossy(&found.choices[0].warnings),
+            )
         };
-        assert!(warned("ct-chest-ge_jpeg-baseline-p1.dcm"));
-        assert!(!warned("ct-chest-ge_jpeg-lossless-p14-sv1.dcm"));
+        assert_eq!(warned("ct-chest-ge_jpeg-baseline-p1.dcm"), (true, true));
+        assert_eq!(
+            warned("ct-chest-ge_jpeg-lossless-p14-sv1.dcm"),
+            (false, false)
+        );
+        // Lossless transfer syntax, but LossyImageCompression = 01 in the header (an image
+        // decompressed after lossy compression), in a folder with its original: the picker
+        // lists both and marks only the lossy one.
+        let mixed = std::env::temp_dir().join(format!("margo-lossy-picker-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&mixed);
+        std::fs::create_dir_all(&mixed).unwrap();
+        let original = dir.join("ct-chest-ge_explicit-vr-le.dcm");
+        let copy = mixed.join("decompressed.dcm");
+        std::fs::copy(&original, mixed.join("original.dcm")).unwrap();
+        std::fs::copy(&original, &copy).unwrap();
+        if !margo_volume::testdata::external_tool("dcmodify", test, "dcmtk") {
+            return;
+        }
+        let status = std::process::Command::new("dcmodify")
+            .args(["-nb", "-q", "-i", "(0028,2110)=01", "-gse", "-gin"])
+            .arg(&copy)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let found = scan(&mixed, &quiet, &cancel).unwrap();
+        let mut marks: Vec<bool> = found.choices.iter().map(|c| lossy(&c.warnings)).collect();
+        marks.sort();
+        assert_eq!(marks, [false, true], "{:?}", found.choices);
+        std::fs::remove_dir_all(&mixed).unwrap();
     }
 }
