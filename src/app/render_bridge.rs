@@ -378,7 +378,7 @@ impl ViewImages {
             view.step_scale = match (interacting, g.software) {
                 (false, false) => 1.0,
                 (false, true) => 2.0,
-                (true, _) => 3.0,
+                (true, _) => margo_render::raycast::INTERACTIVE_STEP_SCALE,
             };
             let t = self.three_d.get_or_insert_with(|| {
                 let ctx = ui.ctx().clone();

@@ -55,7 +55,7 @@
 //! Orientation letters for a pane: [`MprView::edge_labels`]; scale bar: [`MprView::mm_per_pixel`];
 //! picking: [`MprView::world_from_screen`] / [`MprView::screen_from_world`]. Interaction helpers:
 //! [`MprView::zoom_about`], [`MprView::pan_px`], [`MprView::step_mm`], [`MprView::rotate_about`];
-//! while dragging a 3D view set [`RaycastView::step_scale`] to 2..4.
+//! while dragging a 3D view set [`RaycastView::step_scale`] to [`raycast::INTERACTIVE_STEP_SCALE`].
 
 mod bricks;
 pub mod context;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::{cpu_seconds, load_average};
+use margo_render::raycast::INTERACTIVE_STEP_SCALE;
 use margo_render::{
     Frame, Preset, RenderMode, Renderer, TransferFunctionPreset, ViewName, ViewSpec, WindowPreset,
 };
@@ -132,29 +133,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Ok(frame)
     };
-    let cases: Vec<(&str, Frame)> = vec![
+    let interactive = |preset: &str| {
+        format!("DVR {preset} 512x512, interactive step (x{INTERACTIVE_STEP_SCALE})")
+    };
+    let cases: Vec<(String, Frame)> = vec![
         (
-            "MPR axial 1024x1024 (linear)",
+            "MPR axial 1024x1024 (linear)".into(),
             mpr(RenderMode::Mpr, None).frame(volume.geometry())?,
         ),
         (
-            "MIP slab 20 mm 1024x1024",
+            "MIP slab 20 mm 1024x1024".into(),
             mpr(RenderMode::Mip, Some(20.0)).frame(volume.geometry())?,
         ),
         (
-            "DVR lung 512x512, interactive step (x4)",
-            dvr(TransferFunctionPreset::LungAirways, 4.0)?,
+            interactive("lung"),
+            dvr(TransferFunctionPreset::LungAirways, INTERACTIVE_STEP_SCALE)?,
         ),
         (
-            "DVR lung 512x512, full quality",
+            "DVR lung 512x512, full quality".into(),
             dvr(TransferFunctionPreset::LungAirways, 1.0)?,
         ),
         (
-            "DVR bone 512x512, interactive step (x4)",
-            dvr(TransferFunctionPreset::Bone, 4.0)?,
+            interactive("bone"),
+            dvr(TransferFunctionPreset::Bone, INTERACTIVE_STEP_SCALE)?,
         ),
         (
-            "DVR bone 512x512, full quality",
+            "DVR bone 512x512, full quality".into(),
             dvr(TransferFunctionPreset::Bone, 1.0)?,
         ),
     ];
