@@ -16,6 +16,7 @@ use margo_render::{
     Frame, Preset, RenderMode, Renderer, TransferFunctionPreset, ViewName, ViewSpec, WindowPreset,
 };
 use margo_volume::nalgebra::Point3;
+use margo_volume::{Volume, VolumeGeometry};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -43,6 +44,12 @@ pub struct Args {
     /// Time only the cases whose name contains this text (case-insensitive), e.g. `dvr lung`.
     #[arg(long)]
     pub only: Option<String>,
+    /// Also time 1920x1080 frames (MPR axial; DVR lung and bone at full quality and at the
+    /// interactive step) on the series repeated along its slices to 532 of them (LIDC-IDRI-0001
+    /// 4x: 512x512x532), the issue's real-GPU case. Meant for a machine with a GPU
+    /// (bench/gpu.sh); slow on lavapipe.
+    #[arg(long)]
+    pub full_hd: bool,
 }
 
 /// Frames timed, wall time, and CPU seconds of the whole process (lavapipe's threads included)
@@ -175,11 +182,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     println!("| case | frames | fps | ms/frame | CPU ms/frame |");
     println!("|---|---|---|---|---|");
-    let wanted = |name: &str| {
-        args.only
-            .as_ref()
-            .is_none_or(|o| name.to_lowercase().contains(&o.to_lowercase()))
-    };
+    let wanted = |name: &str| wanted(&args, name);
     for (name, frame) in cases.iter().filter(|(name, _)| wanted(name)) {
         let timing = time_frames(|| Ok(renderer.render_and_wait(frame)?), &args)?;
         println!("{}", timing.row(name));
@@ -205,16 +208,106 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             timing.row("CPU reslice (margo-volume, rayon), same MPR plane 1024x1024")
         );
     }
+    drop(renderer);
+    if args.full_hd {
+        full_hd(&args, volume)?;
+    }
     if !args.skip_large {
-        drop(renderer);
         large_volume(&args)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// Slices of the 1920x1080 case: LIDC-IDRI-0001's 133, four times.
+const FULL_HD_SLICES: usize = 532;
+
+/// `volume` with its slices repeated (0, 1, .., n-1, 0, 1, ..) to `slices` of them, continuing
+/// the same geometry: a taller volume of real anatomy for timing.
+fn repeat_slices(volume: &Volume<i16>, slices: usize) -> anyhow::Result<Volume<i16>> {
+    let g = volume.geometry();
+    let [nx, ny, nz] = g.dims();
+    let s = g.spacing_mm();
+    let o = g.origin_in_world();
+    let geometry = VolumeGeometry::new(
+        [nx, ny, slices],
+        [s.x, s.y, s.z],
+        [o.x, o.y, o.z],
+        *g.direction(),
+    )?;
+    let per_slice = nx * ny;
+    let voxels = (0..slices)
+        .flat_map(|k| {
+            volume.voxels()[(k % nz) * per_slice..][..per_slice]
+                .iter()
+                .copied()
+        })
+        .collect();
+    Ok(Volume::new(geometry, voxels)?)
+}
+
+/// The issue's real-GPU figures: 1920x1080 frames on a 512x512x532 volume.
+fn full_hd(args: &Args, volume: &Volume<i16>) -> anyhow::Result<()> {
+    let tall = repeat_slices(volume, FULL_HD_SLICES)?;
+    let mut renderer = Renderer::new_headless().context("opening a GPU device")?;
+    let t = Instant::now();
+    renderer
+        .upload_volume(&tall)
+        .context("uploading the 532-slice volume")?;
+    println!(
+        "| {:?} (slices repeated): upload | 1 | - | {:.0} | - |",
+        tall.dims(),
+        1000.0 * t.elapsed().as_secs_f64()
+    );
+    let (w, h) = (1920, 1080);
+    let mut mpr = ViewSpec::new(ViewName::Axial, w, h);
+    mpr.preset = Some(Preset::Window(WindowPreset::Lung));
+    let mut cases = vec![(
+        format!("{w}x{h} MPR axial (linear), 532 slices"),
+        mpr.frame(tall.geometry())?,
+    )];
+    for preset in [
+        TransferFunctionPreset::LungAirways,
+        TransferFunctionPreset::Bone,
+    ] {
+        for (step_name, step_scale) in [
+            (
+                format!("interactive step (x{INTERACTIVE_STEP_SCALE})"),
+                INTERACTIVE_STEP_SCALE,
+            ),
+            ("full quality".to_string(), 1.0),
+        ] {
+            let mut s = ViewSpec::new(ViewName::Coronal, w, h);
+            s.mode = RenderMode::Dvr;
+            s.preset = Some(Preset::Dvr(preset));
+            let mut frame = s.frame(tall.geometry())?;
+            if let Frame::Raycast(v) = &mut frame {
+                v.step_scale = step_scale;
+            }
+            cases.push((
+                format!(
+                    "{w}x{h} DVR {}, {step_name}, 532 slices",
+                    preset.name().trim_start_matches("dvr-")
+                ),
+                frame,
+            ));
+        }
+    }
+    for (name, frame) in cases.iter().filter(|(name, _)| wanted(args, name)) {
+        let timing = time_frames(|| Ok(renderer.render_and_wait(frame)?), args)?;
+        println!("{}", timing.row(name));
+    }
+    Ok(())
+}
+
+/// Whether `--only` selects the case `name`.
+fn wanted(args: &Args, name: &str) -> bool {
+    args.only
+        .as_ref()
+        .is_none_or(|o| name.to_lowercase().contains(&o.to_lowercase()))
+}
+
 /// The largest volume the issue asks for: 512x512x1000 (0.7 x 0.7 x 0.5 mm), synthetic.
 fn large_volume(args: &Args) -> anyhow::Result<()> {
-    use margo_volume::{Volume, VolumeGeometry};
     let geometry =
         VolumeGeometry::axis_aligned([512, 512, 1000], [0.7, 0.7, 0.5], [-179.0, -179.0, -250.0])?;
     let g = geometry.clone();
@@ -264,4 +357,26 @@ fn large_volume(args: &Args) -> anyhow::Result<()> {
         println!("{}", timing.row(name));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_slices_continue_the_stack_with_the_same_geometry() {
+        let g = VolumeGeometry::axis_aligned([3, 2, 4], [0.7, 0.8, 2.5], [-10.0, 5.0, 20.0])
+            .expect("valid geometry");
+        let v = Volume::from_fn(g, |i, j, k| (100 * k + 10 * j + i) as i16);
+        let tall = repeat_slices(&v, 10).expect("repeated");
+        assert_eq!(tall.dims(), [3, 2, 10]);
+        assert_eq!(tall.geometry().spacing_mm(), v.geometry().spacing_mm());
+        assert_eq!(
+            tall.geometry().origin_in_world(),
+            v.geometry().origin_in_world()
+        );
+        for k in 0..10 {
+            assert_eq!(tall.slice(k), v.slice(k % 4), "slice {k}");
+        }
+    }
 }
