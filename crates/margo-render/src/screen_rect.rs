@@ -20,27 +20,12 @@ pub(crate) fn ray_view_rect(
     geometry: &VolumeGeometry,
     overlays: &OverlayUniforms,
 ) -> Option<[u32; 4]> {
-    let mut points = volume_box_corners(geometry);
+    // The box the ray caster samples: voxel faces, texture coordinates 0 and 1.
+    let mut points = geometry.corners_in_world().to_vec();
     if u.modes[3] & FLAG_OVERLAYS != 0 {
         overlay_hull_points(overlays, &mut points);
     }
     projected_rect(u, &points)
-}
-
-/// The 8 corners of the box the ray caster samples: voxel faces, half a voxel beyond the first
-/// and last voxel centres (texture coordinates 0 and 1).
-fn volume_box_corners(geometry: &VolumeGeometry) -> Vec<Point3<f64>> {
-    let n = geometry.dims();
-    (0..8)
-        .map(|c| {
-            let index = Point3::new(
-                if c & 1 == 0 { -0.5 } else { n[0] as f64 - 0.5 },
-                if c & 2 == 0 { -0.5 } else { n[1] as f64 - 0.5 },
-                if c & 4 == 0 { -0.5 } else { n[2] as f64 - 0.5 },
-            );
-            geometry.world_from_index(&index)
-        })
-        .collect()
 }
 
 /// Points whose convex hull holds every overlay shape: the corners of a box around each
