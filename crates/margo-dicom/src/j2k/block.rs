@@ -243,7 +243,11 @@ impl BlockDecoder {
 }
 
 impl Passes<'_, '_> {
-    /// Significance propagation: insignificant samples with a significant neighbour.
+    /// Significance propagation: insignificant samples with a significant neighbour. Sixteen
+    /// columns at a time: one loop over the set bits of their candidates (4 per column, in
+    /// coding order), which a sample becoming significant extends (its column's later samples,
+    /// the next column). The loop's exit is then mispredicted once per 16 columns, not once
+    /// per column with candidates.
     fn significance(&mut self, plane: u32) {
         // Registers and tables in locals so that they stay in registers across the loop.
         let (mut mq, mut cx) = (self.mq, self.cx);
@@ -256,60 +260,81 @@ impl Passes<'_, '_> {
             } else {
                 (1u64 << (16 * rows)) - 1
             };
-            let base = (s + 1) * stride + 1;
-            for ci in base..base + width {
-                // Bit 8 of each lane: has a significant neighbour and is not significant.
-                let mut col = flags[ci];
-                let mut m = candidates_significance(col) & lanes;
-                if m == 0 {
-                    continue;
+            let row_start = (s + 1) * stride + 1;
+            let row_end = row_start + width;
+            for g in (row_start..row_end).step_by(16) {
+                let n = (row_end - g).min(16);
+                let group = &flags[g..g + n];
+                // Bit 4j + l: lane l of column g + j is a candidate.
+                let mut todo = 0u64;
+                for (j, &c) in group.iter().enumerate() {
+                    todo |= lane_bits(candidates_significance(c) & lanes) << (4 * j);
                 }
-                // The column's word stays in a register until the column is done.
-                while m != 0 {
-                    let l = (m.trailing_zeros() / 16) as usize;
-                    let f = (col >> (16 * l)) as u16;
+                let mut visited = 0u64;
+                while todo != 0 {
+                    let t = todo.trailing_zeros() as usize;
+                    let (j, l) = (t / 4, t % 4);
+                    let ci = g + j;
+                    let f = (flags[ci] >> (16 * l)) as u16;
                     let ctx = zc[usize::from(f & NEIGHBOURS)];
                     if mq.decode_even(&mut cx[usize::from(ctx) & 31]) != 0 {
-                        col |= become_significant(
+                        let own = become_significant(
                             &mut mq, &mut cx, flags, mags, stride, ci, l, f, plane,
                         );
+                        flags[ci] |= own;
+                        // Later lanes of this column, and the next column, may have become
+                        // candidates.
+                        let later = u64::MAX.checked_shl(16 * (l as u32 + 1)).unwrap_or(0);
+                        todo |= lane_bits(candidates_significance(flags[ci]) & lanes & later)
+                            << (4 * j);
+                        if j + 1 < n {
+                            todo |= lane_bits(candidates_significance(flags[ci + 1]) & lanes)
+                                << (4 * (j + 1));
+                        }
                     }
-                    col |= u64::from(VISITED) << (16 * l);
-                    // Later lanes may just have gained a significant neighbour.
-                    let later = u64::MAX.checked_shl(16 * (l as u32 + 1)).unwrap_or(0);
-                    m = candidates_significance(col) & lanes & later;
+                    visited |= 1 << t;
+                    // `t` is still the lowest set bit: the bits added are above it.
+                    todo &= todo - 1;
                 }
-                flags[ci] = col;
+                for (j, c) in flags[g..g + n].iter_mut().enumerate() {
+                    *c |= SPREAD[((visited >> (4 * j)) & 15) as usize] * u64::from(VISITED);
+                }
             }
         }
         (self.mq, self.cx) = (mq, cx);
     }
 
-    /// Magnitude refinement of samples significant before this bit-plane.
+    /// Magnitude refinement of samples significant before this bit-plane, 16 columns at a
+    /// time (one loop over the set bits of their samples to refine, as above).
     fn refinement(&mut self, plane: u32) {
         let (mut mq, mut cx) = (self.mq, self.cx);
         let (width, height) = (self.width, self.height);
         let (flags, mags, stride) = (&mut *self.flags, &mut *self.mags, self.stride);
         for s in 0..height.div_ceil(4) {
             // Lanes past the block's last row are never significant: no lane mask needed.
-            let base = (s + 1) * stride + 1;
-            for ci in base..base + width {
-                let c = flags[ci];
-                // Bit 12 of each lane: significant, and not in this plane's significance pass.
-                let todo = c & SIG4 & !(c >> 1);
-                let mut m = todo;
-                while m != 0 {
-                    let l = (m.trailing_zeros() / 16) as usize;
-                    let f = (c >> (16 * l)) as u16;
+            let row_start = (s + 1) * stride + 1;
+            let row_end = row_start + width;
+            for g in (row_start..row_end).step_by(16) {
+                let group = &mut flags[g..row_end.min(g + 16)];
+                let mut todo = 0u64;
+                for (j, &c) in group.iter().enumerate() {
+                    todo |= lane_bits(to_refine(c) >> 4) << (4 * j);
+                }
+                while todo != 0 {
+                    let t = todo.trailing_zeros() as usize;
+                    let (j, l) = (t / 4, t % 4);
+                    let f = (group[j & 15] >> (16 * l)) as u16;
                     // 16 once refined, else 15 with a significant neighbour, else 14 (no branch).
                     let refined = usize::from(f & REFINED != 0);
                     let busy = usize::from(f & NEIGHBOURS != 0);
                     let ctx = 14 + 2 * refined + (busy & (refined ^ 1));
                     let d = mq.decode_even(&mut cx[ctx]);
-                    mags[ci * 4 + l] |= d << plane;
-                    m &= m - 1;
+                    mags[(g + j) * 4 + l] |= d << plane;
+                    todo &= todo - 1;
                 }
-                flags[ci] = c | (todo << 2);
+                for c in group.iter_mut() {
+                    *c |= to_refine(*c) << 2;
+                }
             }
         }
         (self.mq, self.cx) = (mq, cx);
@@ -365,6 +390,38 @@ impl Passes<'_, '_> {
         (self.mq, self.cx) = (mq, cx);
     }
 }
+
+/// Bit 12 of each lane set when the lane is significant and was not coded in this plane's
+/// significance pass.
+#[inline(always)]
+fn to_refine(c: u64) -> u64 {
+    c & SIG4 & !(c >> 1)
+}
+
+/// Bits 8, 24, 40 and 56 (a flag of each lane) squeezed into bits 0-3.
+#[inline(always)]
+fn lane_bits(x: u64) -> u64 {
+    // Bit 16l + 8 lands on bit 60 + l; the other products fall below bit 60, without carries
+    // (distinct single bits).
+    ((((x >> 8) & 0x0001_0001_0001_0001).wrapping_mul(0x1000_2000_4000_8000)) >> 60) & 0xF
+}
+
+/// Bits 0, 16, 32 and 48 (one per lane) from bits 0-3.
+const SPREAD: [u64; 16] = {
+    let mut t = [0u64; 16];
+    let mut v = 0;
+    while v < 16 {
+        let mut l = 0;
+        while l < 4 {
+            if v & (1 << l) != 0 {
+                t[v] |= 1 << (16 * l);
+            }
+            l += 1;
+        }
+        v += 1;
+    }
+    t
+};
 
 /// Bit 8 of each lane set when the lane has a significant neighbour and is not significant.
 #[inline(always)]

@@ -96,56 +96,58 @@ pub(crate) fn initial_contexts() -> [Context; CONTEXTS] {
 /// Decoder registers over one code-block segment. `data` must end with two 0xFF bytes that are
 /// not part of the segment (the artificial marker). Copy, so that the passes can keep it in a
 /// local (registers) and store it back.
+///
+/// C is the standard's 32-bit register in the top half of a 64-bit one; the bits below hold
+/// the next bytes of the segment, read ahead (adding a byte lower down is the same sum as
+/// adding it later, when the standard's BYTEIN would). With at least 15 of those bits always
+/// present, a renormalisation (at most 15 shifts) never waits for a byte: it is one shift, and
+/// bytes are read about once per 25 bits instead of once per 8.
 #[derive(Clone, Copy)]
 pub(crate) struct MqDecoder<'a> {
+    /// The segment from the byte last read into `c` on.
     data: &'a [u8],
-    /// Index of the byte last read into `c`.
-    pos: usize,
     a: u32,
-    c: u32,
+    c: u64,
+    /// Bits read ahead below the standard's C register (15..=40 between decisions).
     ct: u32,
 }
+
+/// Bits read ahead that a decision may consume (the longest renormalisation).
+const MIN_AHEAD: u32 = 15;
 
 impl<'a> MqDecoder<'a> {
     /// INITDEC (C.3.5). `padded` is the segment followed by 0xFF 0xFF.
     pub fn new(padded: &'a [u8]) -> Self {
         debug_assert!(padded.len() >= 2 && padded[padded.len() - 2..] == [0xFF, 0xFF]);
-        let mut d = MqDecoder {
-            data: padded,
-            pos: 0,
+        let first = padded.first().copied().unwrap_or(0xFF);
+        let (data, c, ct) = fill(padded, u64::from(first) << 48, 0);
+        MqDecoder {
+            data,
             a: 0x8000,
-            c: u32::from(padded[0]) << 16,
-            ct: 0,
-        };
-        (d.pos, d.c, d.ct) = byte_in(d.data, d.pos, d.c);
-        d.c <<= 7;
-        d.ct -= 7;
-        d.a = 0x8000;
-        d
+            c: c << 7,
+            ct: ct - 7,
+        }
     }
 
-    /// RENORMD (C.3.3): shifts until A >= 0x8000, reading bytes as the count runs out. Shifts
-    /// as many bits at once as the byte buffer allows.
+    /// Shifts A and C left by `n` (0..=15) bits and reads bytes ahead when few are left.
+    #[inline(always)]
+    fn shift(&mut self, n: u32) {
+        self.a <<= n;
+        self.c <<= n;
+        self.ct -= n;
+        if self.ct < MIN_AHEAD {
+            // By value, so that the decoder never has its address taken and its registers
+            // stay in registers in the passes' loops.
+            (self.data, self.c, self.ct) = fill(self.data, self.c, self.ct);
+        }
+    }
+
+    /// RENORMD (C.3.3): shifts until A >= 0x8000.
     #[inline(always)]
     fn renormalise(&mut self) {
         // 1 <= a < 0x8000 here, so 1..=15 shifts are needed.
         let n = (self.a as u16).leading_zeros();
         self.shift(n);
-    }
-
-    /// Shifts A and C left by `n` bits, reading bytes when the count runs out.
-    #[inline(always)]
-    fn shift(&mut self, n: u32) {
-        if n <= self.ct {
-            self.a <<= n;
-            self.c <<= n;
-            self.ct -= n;
-        } else {
-            // By value, so that the decoder never has its address taken and its registers
-            // stay in registers in the passes' loops.
-            (self.pos, self.a, self.c, self.ct) =
-                shift_reading(self.data, self.pos, self.a, self.c, self.ct, n);
-        }
     }
 
     /// DECODE (C.3.2) of one decision in context `cx` (its state is updated). Branches follow
@@ -156,7 +158,7 @@ impl<'a> MqDecoder<'a> {
         let qe = e & 0xFFFF;
         let mps = (e >> 16) & 1;
         self.a -= qe;
-        if (self.c >> 16) < qe {
+        if ((self.c >> 48) as u32) < qe {
             // LPS sub-interval (conditional exchange).
             let d = if self.a < qe {
                 *cx = ENTRY[((e >> 17) & 0x7F) as usize];
@@ -169,7 +171,7 @@ impl<'a> MqDecoder<'a> {
             self.renormalise();
             d
         } else {
-            self.c -= qe << 16;
+            self.c -= u64::from(qe) << 48;
             if self.a & 0x8000 == 0 {
                 let d = if self.a < qe {
                     *cx = ENTRY[((e >> 24) & 0x7F) as usize];
@@ -197,7 +199,7 @@ impl<'a> MqDecoder<'a> {
         let after_mps = ENTRY[((e >> 17) & 0x7F) as usize];
         let after_lps = ENTRY[((e >> 24) & 0x7F) as usize];
         let a = self.a - qe;
-        let lps = (self.c >> 16) < qe;
+        let lps = ((self.c >> 48) as u32) < qe;
         let exchange = a < qe;
         let other = lps ^ exchange;
         let d = mps ^ u32::from(other);
@@ -205,7 +207,7 @@ impl<'a> MqDecoder<'a> {
         // select_unpredictable: LLVM would otherwise turn these into (mispredicted) branches.
         let next = select_unpredictable(other, after_lps, after_mps);
         *cx = select_unpredictable(renorm, next, e);
-        self.c = select_unpredictable(lps, self.c, self.c.wrapping_sub(qe << 16));
+        self.c = select_unpredictable(lps, self.c, self.c.wrapping_sub(u64::from(qe) << 48));
         self.a = select_unpredictable(lps, qe, a);
         // No branch on `renorm` either: shift by zero when no renormalisation is due.
         let n = select_unpredictable(renorm, (self.a as u16).leading_zeros(), 0);
@@ -214,45 +216,32 @@ impl<'a> MqDecoder<'a> {
     }
 }
 
-/// BYTEIN (C.3.4) on (position of the last byte read, C): the new position, C and bit count.
-/// Never moves past the artificial 0xFF 0xFF marker.
-#[inline(always)]
-fn byte_in(data: &[u8], pos: usize, c: u32) -> (usize, u32, u32) {
-    let cur = data[pos];
-    let next = data.get(pos + 1).copied().unwrap_or(0xFF);
-    if cur == 0xFF {
-        if next > 0x8F {
-            (pos, c + 0xFF00, 8)
-        } else {
-            (pos + 1, c + (u32::from(next) << 9), 7)
-        }
-    } else {
-        (pos + 1, c + (u32::from(next) << 8), 8)
-    }
-}
-
-/// The part of RENORMD that reads bytes (about once per 8 shifts).
+/// BYTEIN (C.3.4) until more than 32 bits are read ahead (`ct` of them now, below bit 48 of
+/// `c`; `data` starts at the byte last read): the new data, C and count. Never moves past the
+/// artificial 0xFF 0xFF marker, where it reads 1 bits for ever, as OpenJPEG does. Sums wrap
+/// (at bit 64, as OpenJPEG's 32-bit C wraps at bit 32) on corrupt data.
 #[cold]
 #[inline(never)]
-fn shift_reading(
-    data: &[u8],
-    mut pos: usize,
-    mut a: u32,
-    mut c: u32,
-    mut ct: u32,
-    mut n: u32,
-) -> (usize, u32, u32, u32) {
-    while n > 0 {
-        if ct == 0 {
-            (pos, c, ct) = byte_in(data, pos, c);
+fn fill(mut data: &[u8], mut c: u64, mut ct: u32) -> (&[u8], u64, u32) {
+    while ct <= 32 {
+        let cur = data.first().copied().unwrap_or(0xFF);
+        let next = data.get(1).copied().unwrap_or(0xFF);
+        if cur == 0xFF && next > 0x8F {
+            c = c.wrapping_add(0xFF << (40 - ct));
+            ct += 8;
+        } else {
+            data = data.get(1..).unwrap_or(data);
+            if cur == 0xFF {
+                // A stuffed bit: 7 bits, the first of them added to the 0xFF byte's last.
+                c = c.wrapping_add(u64::from(next) << (41 - ct));
+                ct += 7;
+            } else {
+                c = c.wrapping_add(u64::from(next) << (40 - ct));
+                ct += 8;
+            }
         }
-        let k = n.min(ct);
-        a <<= k;
-        c <<= k;
-        ct -= k;
-        n -= k;
     }
-    (pos, a, c, ct)
+    (data, c, ct)
 }
 
 #[cfg(test)]
