@@ -172,8 +172,8 @@ pub(crate) struct BlockDecoder {
 
 /// One code-block to decode.
 pub(crate) struct CodeBlock<'a> {
-    /// The segment followed by 0xFF 0xFF.
-    pub padded: &'a [u8],
+    /// The code-block's segment (its codeword bytes, all layers).
+    pub segment: &'a [u8],
     pub width: usize,
     pub height: usize,
     pub orientation: Orientation,
@@ -208,7 +208,7 @@ impl BlockDecoder {
             self.magnitudes.resize(columns * 4, 0);
         }
         let mut p = Passes {
-            mq: MqDecoder::new(block.padded),
+            mq: MqDecoder::new(block.segment),
             cx: initial_contexts(),
             flags: &mut self.flags,
             mags: &mut self.magnitudes,

@@ -28,7 +28,7 @@ pub(crate) struct Scratch {
     tile: Vec<i32>,
     tmp: Vec<i32>,
     block: BlockDecoder,
-    padded: Vec<u8>,
+    joined: Vec<u8>,
 }
 
 /// Decodes `stream` (a raw codestream) of `cols` x `rows` samples into `out` as OpenJPEG
@@ -63,17 +63,23 @@ pub(crate) fn decode_into(
             if info.passes < 3 * bitplanes - 2 {
                 return Err(Fallback("code-block with passes missing (not lossless)"));
             }
-            let padded = &mut scratch.padded;
-            padded.clear();
-            for &(start, len) in &info.chunks {
-                padded.extend_from_slice(&data[start..start + len]);
-            }
-            padded.extend_from_slice(&[0xFF, 0xFF]);
+            // One layer: the segment is read where it lies; else its pieces are joined.
+            let segment = match info.chunks[..] {
+                [(start, len)] => &data[start..start + len],
+                _ => {
+                    let joined = &mut scratch.joined;
+                    joined.clear();
+                    for &(start, len) in &info.chunks {
+                        joined.extend_from_slice(&data[start..start + len]);
+                    }
+                    &joined[..]
+                }
+            };
             let (bx, by) = (k % band.grid_w, k / band.grid_w);
             let x0 = bx * band.block_w;
             let y0 = by * band.block_h;
             let block = CodeBlock {
-                padded,
+                segment,
                 width: band.block_w.min(band.width - x0),
                 height: band.block_h.min(band.height - y0),
                 orientation: band.orientation,

@@ -93,8 +93,7 @@ pub(crate) fn initial_contexts() -> [Context; CONTEXTS] {
     cx
 }
 
-/// Decoder registers over one code-block segment. `data` must end with two 0xFF bytes that are
-/// not part of the segment (the artificial marker). Copy, so that the passes can keep it in a
+/// Decoder registers over one code-block segment. Copy, so that the passes can keep it in a
 /// local (registers) and store it back.
 ///
 /// C is the standard's 32-bit register in the top half of a 64-bit one; the bits below hold
@@ -116,11 +115,11 @@ pub(crate) struct MqDecoder<'a> {
 const MIN_AHEAD: u32 = 15;
 
 impl<'a> MqDecoder<'a> {
-    /// INITDEC (C.3.5). `padded` is the segment followed by 0xFF 0xFF.
-    pub fn new(padded: &'a [u8]) -> Self {
-        debug_assert!(padded.len() >= 2 && padded[padded.len() - 2..] == [0xFF, 0xFF]);
-        let first = padded.first().copied().unwrap_or(0xFF);
-        let (data, c, ct) = fill(padded, u64::from(first) << 48, 0);
+    /// INITDEC (C.3.5) on a code-block's segment. Past its end the decoder reads 0xFF bytes,
+    /// which is what OpenJPEG's artificial 0xFF 0xFF marker after the segment gives.
+    pub fn new(segment: &'a [u8]) -> Self {
+        let first = segment.first().copied().unwrap_or(0xFF);
+        let (data, c, ct) = fill(segment, u64::from(first) << 48, 0);
         MqDecoder {
             data,
             a: 0x8000,
@@ -217,8 +216,9 @@ impl<'a> MqDecoder<'a> {
 }
 
 /// BYTEIN (C.3.4) until more than 32 bits are read ahead (`ct` of them now, below bit 48 of
-/// `c`; `data` starts at the byte last read): the new data, C and count. Never moves past the
-/// artificial 0xFF 0xFF marker, where it reads 1 bits for ever, as OpenJPEG does. Sums wrap
+/// `c`; `data` starts at the byte last read): the new data, C and count. Bytes past the end
+/// of the segment read as 0xFF: as after OpenJPEG's artificial 0xFF 0xFF marker, the decoder
+/// then stops advancing and reads 1 bits for ever. Sums wrap
 /// (at bit 64, as OpenJPEG's 32-bit C wraps at bit 32) on corrupt data.
 #[cold]
 #[inline(never)]
