@@ -248,6 +248,7 @@ impl Passes<'_, '_> {
     /// coding order), which a sample becoming significant extends (its column's later samples,
     /// the next column). The loop's exit is then mispredicted once per 16 columns, not once
     /// per column with candidates.
+    #[inline(never)]
     fn significance(&mut self, plane: u32) {
         // Registers and tables in locals so that they stay in registers across the loop.
         let (mut mq, mut cx) = (self.mq, self.cx);
@@ -306,6 +307,7 @@ impl Passes<'_, '_> {
 
     /// Magnitude refinement of samples significant before this bit-plane, 16 columns at a
     /// time (one loop over the set bits of their samples to refine, as above).
+    #[inline(never)]
     fn refinement(&mut self, plane: u32) {
         let (mut mq, mut cx) = (self.mq, self.cx);
         let (width, height) = (self.width, self.height);
@@ -342,6 +344,7 @@ impl Passes<'_, '_> {
 
     /// Cleanup: every sample not yet coded in this bit-plane, with run-length coding of
     /// all-quiet stripe columns.
+    #[inline(never)]
     fn cleanup(&mut self, plane: u32) {
         let (mut mq, mut cx) = (self.mq, self.cx);
         let (width, height) = (self.width, self.height);
@@ -500,14 +503,20 @@ const fn neg_if(bit: u16, negative: bool) -> u16 {
 #[inline(always)]
 fn tell_neighbours(flags: &mut [u64], stride: usize, ci: usize, l: usize, negative: bool) -> u64 {
     let w = &NEIGHBOUR_BITS[(l * 2 + usize::from(negative)) & 7];
-    let (up, down) = (ci - stride, ci + stride);
-    flags[ci - 1] |= w[1];
-    flags[ci + 1] |= w[2];
-    flags[up] |= w[3];
-    flags[up - 1] |= w[4];
-    flags[up + 1] |= w[5];
-    flags[down] |= w[6];
-    flags[down - 1] |= w[7];
-    flags[down + 1] |= w[8];
+    // Three bounds checks instead of eight (the padding makes them all pass).
+    if let Some([west, _, east]) = flags.get_mut(ci - 1..ci + 2) {
+        *west |= w[1];
+        *east |= w[2];
+    }
+    if let Some([west, up, east]) = flags.get_mut(ci - stride - 1..ci - stride + 2) {
+        *up |= w[3];
+        *west |= w[4];
+        *east |= w[5];
+    }
+    if let Some([west, down, east]) = flags.get_mut(ci + stride - 1..ci + stride + 2) {
+        *down |= w[6];
+        *west |= w[7];
+        *east |= w[8];
+    }
     w[0]
 }

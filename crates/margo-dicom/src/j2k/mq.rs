@@ -62,22 +62,30 @@ const STATES: [(u32, u8, u8, u8); 47] = [
 ];
 
 /// A context holds its probability state as one packed word: Qe (bits 0-15), MPS (bit 16),
-/// and the indices into [`ENTRY`] of the states after an MPS renormalisation (bits 17-23) and
-/// after an LPS (bits 24-30, the MPS switch included). Qe is then one load away, and both
-/// possible next states can be fetched before the decision is known.
-pub(crate) type Context = u32;
+/// the indices into [`ENTRY`] of the states after an MPS renormalisation (bits 17-23) and
+/// after an LPS (bits 24-30, the MPS switch included), and what an LPS leaves: the number of
+/// renormalisation shifts (bits 32-35) and A after them, Qe shifted up to bit 15 (bits 48-63).
+/// Qe is then one load away, both possible next states can be fetched before the decision is
+/// known, and an LPS renormalisation needs no leading-zero count.
+pub(crate) type Context = u64;
 
 /// Packed context words of the 94 (state, MPS) pairs, index `2 * state + mps`; 128 entries so
 /// that a 7-bit index needs no bounds check.
 const ENTRY: [Context; 128] = {
-    let mut t = [0u32; 128];
+    let mut t = [0u64; 128];
     let mut i = 0;
     while i < 94 {
         let (qe, nmps, nlps, switch) = STATES[i / 2];
-        let mps = (i & 1) as u32;
-        let next_mps = nmps as u32 * 2 + mps;
-        let next_lps = nlps as u32 * 2 + (mps ^ switch as u32);
-        t[i] = qe | (mps << 16) | (next_mps << 17) | (next_lps << 24);
+        let mps = (i & 1) as u64;
+        let next_mps = nmps as u64 * 2 + mps;
+        let next_lps = nlps as u64 * 2 + (mps ^ switch as u64);
+        let shifts = (qe as u16).leading_zeros() as u64;
+        t[i] = qe as u64
+            | (mps << 16)
+            | (next_mps << 17)
+            | (next_lps << 24)
+            | (shifts << 32)
+            | (((qe as u64) << shifts) << 48);
         i += 1;
     }
     t
@@ -128,10 +136,9 @@ impl<'a> MqDecoder<'a> {
         }
     }
 
-    /// Shifts A and C left by `n` (0..=15) bits and reads bytes ahead when few are left.
+    /// Shifts C left by `n` (0..=15) bits and reads bytes ahead when few are left.
     #[inline(always)]
-    fn shift(&mut self, n: u32) {
-        self.a <<= n;
+    fn shift_c(&mut self, n: u32) {
         self.c <<= n;
         self.ct -= n;
         if self.ct < MIN_AHEAD {
@@ -141,24 +148,16 @@ impl<'a> MqDecoder<'a> {
         }
     }
 
-    /// RENORMD (C.3.3): shifts until A >= 0x8000.
-    #[inline(always)]
-    fn renormalise(&mut self) {
-        // 1 <= a < 0x8000 here, so 1..=15 shifts are needed.
-        let n = (self.a as u16).leading_zeros();
-        self.shift(n);
-    }
-
     /// DECODE (C.3.2) of one decision in context `cx` (its state is updated). Branches follow
     /// the likely outcome: for skewed contexts (significance, run length) this is fastest.
     #[inline(always)]
     pub fn decode(&mut self, cx: &mut Context) -> u32 {
         let e = *cx;
-        let qe = e & 0xFFFF;
-        let mps = (e >> 16) & 1;
+        let qe = (e & 0xFFFF) as u32;
+        let mps = ((e >> 16) & 1) as u32;
         self.a -= qe;
         if ((self.c >> 48) as u32) < qe {
-            // LPS sub-interval (conditional exchange).
+            // LPS sub-interval (conditional exchange); RENORMD leaves A = Qe shifted up.
             let d = if self.a < qe {
                 *cx = ENTRY[((e >> 17) & 0x7F) as usize];
                 mps
@@ -166,8 +165,8 @@ impl<'a> MqDecoder<'a> {
                 *cx = ENTRY[((e >> 24) & 0x7F) as usize];
                 mps ^ 1
             };
-            self.a = qe;
-            self.renormalise();
+            self.a = (e >> 48) as u32;
+            self.shift_c(((e >> 32) & 0xF) as u32);
             d
         } else {
             self.c -= u64::from(qe) << 48;
@@ -179,7 +178,10 @@ impl<'a> MqDecoder<'a> {
                     *cx = ENTRY[((e >> 17) & 0x7F) as usize];
                     mps
                 };
-                self.renormalise();
+                // A >= 0x8000 - 0x5601 here: one or two shifts (RENORMD).
+                let n = 1 + u32::from(self.a < 0x4000);
+                self.a <<= n;
+                self.shift_c(n);
                 d
             } else {
                 mps
@@ -193,8 +195,8 @@ impl<'a> MqDecoder<'a> {
     #[inline(always)]
     pub fn decode_even(&mut self, cx: &mut Context) -> u32 {
         let e = *cx;
-        let qe = e & 0xFFFF;
-        let mps = (e >> 16) & 1;
+        let qe = (e & 0xFFFF) as u32;
+        let mps = ((e >> 16) & 1) as u32;
         let after_mps = ENTRY[((e >> 17) & 0x7F) as usize];
         let after_lps = ENTRY[((e >> 24) & 0x7F) as usize];
         let a = self.a - qe;
@@ -202,15 +204,18 @@ impl<'a> MqDecoder<'a> {
         let exchange = a < qe;
         let other = lps ^ exchange;
         let d = mps ^ u32::from(other);
-        let renorm = lps | (a < 0x8000);
+        let low = a < 0x8000;
+        let renorm = lps | low;
         // select_unpredictable: LLVM would otherwise turn these into (mispredicted) branches.
         let next = select_unpredictable(other, after_lps, after_mps);
         *cx = select_unpredictable(renorm, next, e);
+        // RENORMD without counting leading zeros: after an LPS, A = Qe shifted up (from the
+        // context); an MPS interval is >= 0x8000 - 0x5601, so 0 (A >= 0x8000), 1 or 2 shifts.
+        let n_mps = u32::from(low) + u32::from(a < 0x4000);
+        let n = select_unpredictable(lps, ((e >> 32) & 0xF) as u32, n_mps);
+        self.a = select_unpredictable(lps, (e >> 48) as u32, a << n_mps);
         self.c = select_unpredictable(lps, self.c, self.c.wrapping_sub(u64::from(qe) << 48));
-        self.a = select_unpredictable(lps, qe, a);
-        // No branch on `renorm` either: shift by zero when no renormalisation is due.
-        let n = select_unpredictable(renorm, (self.a as u16).leading_zeros(), 0);
-        self.shift(n);
+        self.shift_c(n);
         d
     }
 }
@@ -319,8 +324,8 @@ mod tests {
         }
         fn encode(&mut self, cx: &mut Context, d: u32) {
             let e = *cx;
-            let qe = e & 0xFFFF;
-            let mps = (e >> 16) & 1;
+            let qe = (e & 0xFFFF) as u32;
+            let mps = ((e >> 16) & 1) as u32;
             if d == mps {
                 self.a -= qe;
                 if self.a & 0x8000 == 0 {
