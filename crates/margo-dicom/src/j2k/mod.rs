@@ -92,21 +92,16 @@ pub(crate) fn decode_into(
     let dims = packets::resolution_dims(&params);
     dwt::inverse(tile, w, &dims, &mut scratch.tmp);
 
-    let shift = if params.signed {
-        0
+    // Precision is 1..=16 (markers), so the bounds, shifted back by the level shift, fit i32:
+    // clamping before the shift cannot overflow, and the loop vectorises.
+    let half = 1i32 << (params.precision - 1);
+    let (shift, min, max) = if params.signed {
+        (0, -half, half - 1)
     } else {
-        1i64 << (params.precision - 1)
-    };
-    let (min, max) = if params.signed {
-        (
-            -(1i64 << (params.precision - 1)),
-            (1i64 << (params.precision - 1)) - 1,
-        )
-    } else {
-        (0, (1i64 << params.precision) - 1)
+        (half, 0, 2 * half - 1)
     };
     for (o, &v) in out.iter_mut().zip(tile.iter()) {
-        *o = (i64::from(v) + shift).clamp(min, max) as u16;
+        *o = (v.clamp(min - shift, max - shift) + shift) as u16;
     }
     Ok(())
 }
