@@ -168,6 +168,9 @@ const fn clamp1(x: i32) -> i32 {
 pub(crate) struct BlockDecoder {
     flags: Vec<u64>,
     magnitudes: Vec<u32>,
+    /// Use the passes compiled for the baseline instruction set even where BMI2 is there
+    /// (tests: both builds must give the same output).
+    pub portable: bool,
 }
 
 /// One code-block to decode.
@@ -218,11 +221,10 @@ impl BlockDecoder {
             height: h,
         };
         let top = block.bitplanes - 1;
-        p.cleanup(top);
-        for plane in (0..top).rev() {
-            p.significance(plane);
-            p.refinement(plane);
-            p.cleanup(plane);
+        if !self.portable && isa::bmi2() {
+            p.run::<true>(top);
+        } else {
+            p.run::<false>(top);
         }
         // Write out the signed values.
         for y in 0..h {
@@ -242,14 +244,100 @@ impl BlockDecoder {
     }
 }
 
+/// Instruction-set dispatch: the passes compiled a second time with BMI1, BMI2 and LZCNT
+/// (three-operand shifts that need no CL register, so fewer moves and spills in these
+/// register-starved loops), used when the CPU has them.
+mod isa {
+    /// Whether this CPU has BMI1, BMI2 and LZCNT (checked once).
+    pub(super) fn bmi2() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+            *HAS.get_or_init(|| {
+                is_x86_feature_detected!("bmi1")
+                    && is_x86_feature_detected!("bmi2")
+                    && is_x86_feature_detected!("lzcnt")
+            })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+}
+
+/// The three passes, each in its own function (not inlined into one another: each gets the
+/// registers to itself), compiled once per instruction set.
+macro_rules! passes {
+    ($($name:ident, $bmi2:ident, $body:ident;)*) => {
+        impl Passes<'_, '_> {
+            $(
+                #[inline(never)]
+                fn $name(&mut self, plane: u32) {
+                    self.$body(plane)
+                }
+
+                #[cfg(target_arch = "x86_64")]
+                #[target_feature(enable = "bmi1,bmi2,lzcnt")]
+                #[inline(never)]
+                fn $bmi2(&mut self, plane: u32) {
+                    self.$body(plane)
+                }
+            )*
+        }
+    };
+}
+
+passes! {
+    significance, significance_bmi2, significance_body;
+    refinement, refinement_bmi2, refinement_body;
+    cleanup, cleanup_bmi2, cleanup_body;
+}
+
+impl Passes<'_, '_> {
+    /// All passes of the block, from bit-plane `top` down, with or without BMI2.
+    fn run<const BMI2: bool>(&mut self, top: u32) {
+        self.cleanup_on::<BMI2>(top);
+        for plane in (0..top).rev() {
+            self.significance_on::<BMI2>(plane);
+            self.refinement_on::<BMI2>(plane);
+            self.cleanup_on::<BMI2>(plane);
+        }
+    }
+}
+
+macro_rules! dispatch {
+    ($($on:ident, $name:ident, $bmi2:ident;)*) => {
+        impl Passes<'_, '_> {
+            $(
+                #[inline(always)]
+                fn $on<const BMI2: bool>(&mut self, plane: u32) {
+                    #[cfg(target_arch = "x86_64")]
+                    if BMI2 {
+                        // SAFETY: BMI2 is true only when `isa::bmi2()` found BMI1, BMI2 and
+                        // LZCNT on this CPU, the features the function is compiled for.
+                        unsafe { self.$bmi2(plane) };
+                        return;
+                    }
+                    self.$name(plane)
+                }
+            )*
+        }
+    };
+}
+
+dispatch! {
+    significance_on, significance, significance_bmi2;
+    refinement_on, refinement, refinement_bmi2;
+    cleanup_on, cleanup, cleanup_bmi2;
+}
+
 impl Passes<'_, '_> {
     /// Significance propagation: insignificant samples with a significant neighbour. Sixteen
     /// columns at a time: one loop over the set bits of their candidates (4 per column, in
     /// coding order), which a sample becoming significant extends (its column's later samples,
     /// the next column). The loop's exit is then mispredicted once per 16 columns, not once
     /// per column with candidates.
-    #[inline(never)]
-    fn significance(&mut self, plane: u32) {
+    #[inline(always)]
+    fn significance_body(&mut self, plane: u32) {
         // Registers and tables in locals so that they stay in registers across the loop.
         let (mut mq, mut cx) = (self.mq, self.cx);
         let (width, height) = (self.width, self.height);
@@ -307,8 +395,8 @@ impl Passes<'_, '_> {
 
     /// Magnitude refinement of samples significant before this bit-plane, 16 columns at a
     /// time (one loop over the set bits of their samples to refine, as above).
-    #[inline(never)]
-    fn refinement(&mut self, plane: u32) {
+    #[inline(always)]
+    fn refinement_body(&mut self, plane: u32) {
         let (mut mq, mut cx) = (self.mq, self.cx);
         let (width, height) = (self.width, self.height);
         let (flags, mags, stride) = (&mut *self.flags, &mut *self.mags, self.stride);
@@ -344,8 +432,8 @@ impl Passes<'_, '_> {
 
     /// Cleanup: every sample not yet coded in this bit-plane, with run-length coding of
     /// all-quiet stripe columns.
-    #[inline(never)]
-    fn cleanup(&mut self, plane: u32) {
+    #[inline(always)]
+    fn cleanup_body(&mut self, plane: u32) {
         let (mut mq, mut cx) = (self.mq, self.cx);
         let (width, height) = (self.width, self.height);
         let (flags, mags, zc, stride) = (&mut *self.flags, &mut *self.mags, self.zc, self.stride);
