@@ -144,7 +144,7 @@ impl<'a> MqDecoder<'a> {
         if self.ct < MIN_AHEAD {
             // By value, so that the decoder never has its address taken and its registers
             // stay in registers in the passes' loops.
-            (self.data, self.c, self.ct) = fill(self.data, self.c, self.ct);
+            (self.data, self.a, self.c, self.ct) = fill_fast(self.data, self.a, self.c, self.ct);
         }
     }
 
@@ -220,13 +220,44 @@ impl<'a> MqDecoder<'a> {
     }
 }
 
+/// [`fill`] with a fast path for the usual case, inline: none of the byte last read and the
+/// next three is 0xFF, so the next four bytes are plain 8-bit ones (no stuffed bit, no
+/// marker) and go in at once.
+#[inline(always)]
+fn fill_fast(data: &[u8], a: u32, c: u64, ct: u32) -> (&[u8], u32, u64, u32) {
+    if let Some(&[b0, b1, b2, b3, b4, ..]) = data.get(..5)
+        && b0 != 0xFF
+        && b1 != 0xFF
+        && b2 != 0xFF
+        && b3 != 0xFF
+        && ct <= 16
+    {
+        let x = u32::from_be_bytes([b1, b2, b3, b4]);
+        return (
+            &data[4..],
+            a,
+            c.wrapping_add(u64::from(x) << (16 - ct)),
+            ct + 32,
+        );
+    }
+    fill_passing(data, a, c, ct)
+}
+
+/// [`fill`] taking and giving back A too: then no decoder register is live across the call,
+/// and none has to live in memory in the passes' loops.
+#[cold]
+#[inline(never)]
+fn fill_passing(data: &[u8], a: u32, c: u64, ct: u32) -> (&[u8], u32, u64, u32) {
+    let (data, c, ct) = fill(data, c, ct);
+    (data, a, c, ct)
+}
+
 /// BYTEIN (C.3.4) until more than 32 bits are read ahead (`ct` of them now, below bit 48 of
 /// `c`; `data` starts at the byte last read): the new data, C and count. Bytes past the end
 /// of the segment read as 0xFF: as after OpenJPEG's artificial 0xFF 0xFF marker, the decoder
 /// then stops advancing and reads 1 bits for ever. Sums wrap
 /// (at bit 64, as OpenJPEG's 32-bit C wraps at bit 32) on corrupt data.
-#[cold]
-#[inline(never)]
+#[inline(always)]
 fn fill(mut data: &[u8], mut c: u64, mut ct: u32) -> (&[u8], u64, u32) {
     while ct <= 32 {
         let cur = data.first().copied().unwrap_or(0xFF);
