@@ -1,8 +1,9 @@
 //! Tier-1: the three coding passes of one code-block (ISO/IEC 15444-1 Annex D) without any
 //! code-block style option (no bypass, reset, termination, causal or segmentation symbols).
 //!
-//! Layout for speed: each stripe column (4 samples) is one u64 of four u16 state words, so a
-//! column whose four samples have nothing to do is skipped with one test. A state word holds
+//! Layout for speed: each stripe column (4 samples) is one u64 of four u16 state words, so the
+//! samples a pass codes in 16 columns are found with a few word operations (one bit each) and
+//! one loop over those bits; cleanup tests a whole quiet column at once. A state word holds
 //! the significance of the 8 neighbours, the signs of the 4 direct neighbours, and the
 //! sample's own significance, "visited in this bit-plane", "refined" and sign. A sample that
 //! becomes significant updates its neighbours' words once, so contexts are table look-ups.

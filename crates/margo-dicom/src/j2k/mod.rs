@@ -5,10 +5,12 @@
 //! OpenJPEG (through dicom-pixeldata), which also names the error when there is one.
 //!
 //! Why: OpenJPEG spends ~85% of a CT slice in tier-1 (the MQ decoder and its three passes), and
-//! slices already fill every core. This tier-1 keeps four samples' states in one word, skips
-//! quiet stripe columns with one test, reads contexts from tables and decodes refinement bits
-//! without branching on their (coin-flip) values. Output equals OpenJPEG's, sample for sample
-//! (tests compare both on real CT and on the uncompressed references).
+//! slices already fill every core. This tier-1 keeps four samples' states in one word, finds
+//! the samples a pass codes 16 stripe columns at a time, reads contexts from tables, decodes
+//! refinement and sign bits without branching on their (coin-flip) values, and its arithmetic
+//! decoder reads bytes ahead and renormalises with one shift (BENCHMARKS.md has what each step
+//! gained). Output equals OpenJPEG's, sample for sample (tests compare both on real CT and on
+//! the uncompressed references).
 
 mod block;
 mod dwt;
