@@ -1,8 +1,9 @@
 //! Tier-1: the three coding passes of one code-block (ISO/IEC 15444-1 Annex D) without any
 //! code-block style option (no bypass, reset, termination, causal or segmentation symbols).
 //!
-//! Layout for speed: each stripe column (4 samples) is one u64 of four u16 state words, so a
-//! column whose four samples have nothing to do is skipped with one test. A state word holds
+//! Layout for speed: each stripe column (4 samples) is one u64 of four u16 state words, so the
+//! samples a pass codes in 16 columns are found with a few word operations (one bit each) and
+//! one loop over those bits; cleanup tests a whole quiet column at once. A state word holds
 //! the significance of the 8 neighbours, the signs of the 4 direct neighbours, and the
 //! sample's own significance, "visited in this bit-plane", "refined" and sign. A sample that
 //! becomes significant updates its neighbours' words once, so contexts are table look-ups.
@@ -168,12 +169,15 @@ const fn clamp1(x: i32) -> i32 {
 pub(crate) struct BlockDecoder {
     flags: Vec<u64>,
     magnitudes: Vec<u32>,
+    /// Use the passes compiled for the baseline instruction set even where BMI2 is there
+    /// (tests: both builds must give the same output).
+    pub portable: bool,
 }
 
 /// One code-block to decode.
 pub(crate) struct CodeBlock<'a> {
-    /// The segment followed by 0xFF 0xFF.
-    pub padded: &'a [u8],
+    /// The code-block's segment (its codeword bytes, all layers).
+    pub segment: &'a [u8],
     pub width: usize,
     pub height: usize,
     pub orientation: Orientation,
@@ -208,7 +212,7 @@ impl BlockDecoder {
             self.magnitudes.resize(columns * 4, 0);
         }
         let mut p = Passes {
-            mq: MqDecoder::new(block.padded),
+            mq: MqDecoder::new(block.segment),
             cx: initial_contexts(),
             flags: &mut self.flags,
             mags: &mut self.magnitudes,
@@ -218,11 +222,10 @@ impl BlockDecoder {
             height: h,
         };
         let top = block.bitplanes - 1;
-        p.cleanup(top);
-        for plane in (0..top).rev() {
-            p.significance(plane);
-            p.refinement(plane);
-            p.cleanup(plane);
+        if !self.portable && isa::bmi2() {
+            p.run::<true>(top);
+        } else {
+            p.run::<false>(top);
         }
         // Write out the signed values.
         for y in 0..h {
@@ -242,9 +245,100 @@ impl BlockDecoder {
     }
 }
 
+/// Instruction-set dispatch: the passes compiled a second time with BMI1, BMI2 and LZCNT
+/// (three-operand shifts that need no CL register, so fewer moves and spills in these
+/// register-starved loops), used when the CPU has them.
+mod isa {
+    /// Whether this CPU has BMI1, BMI2 and LZCNT (checked once).
+    pub(super) fn bmi2() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+            *HAS.get_or_init(|| {
+                is_x86_feature_detected!("bmi1")
+                    && is_x86_feature_detected!("bmi2")
+                    && is_x86_feature_detected!("lzcnt")
+            })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+}
+
+/// The three passes, each in its own function (not inlined into one another: each gets the
+/// registers to itself), compiled once per instruction set.
+macro_rules! passes {
+    ($($name:ident, $bmi2:ident, $body:ident;)*) => {
+        impl Passes<'_, '_> {
+            $(
+                #[inline(never)]
+                fn $name(&mut self, plane: u32) {
+                    self.$body(plane)
+                }
+
+                #[cfg(target_arch = "x86_64")]
+                #[target_feature(enable = "bmi1,bmi2,lzcnt")]
+                #[inline(never)]
+                fn $bmi2(&mut self, plane: u32) {
+                    self.$body(plane)
+                }
+            )*
+        }
+    };
+}
+
+passes! {
+    significance, significance_bmi2, significance_body;
+    refinement, refinement_bmi2, refinement_body;
+    cleanup, cleanup_bmi2, cleanup_body;
+}
+
 impl Passes<'_, '_> {
-    /// Significance propagation: insignificant samples with a significant neighbour.
-    fn significance(&mut self, plane: u32) {
+    /// All passes of the block, from bit-plane `top` down, with or without BMI2.
+    fn run<const BMI2: bool>(&mut self, top: u32) {
+        self.cleanup_on::<BMI2>(top);
+        for plane in (0..top).rev() {
+            self.significance_on::<BMI2>(plane);
+            self.refinement_on::<BMI2>(plane);
+            self.cleanup_on::<BMI2>(plane);
+        }
+    }
+}
+
+macro_rules! dispatch {
+    ($($on:ident, $name:ident, $bmi2:ident;)*) => {
+        impl Passes<'_, '_> {
+            $(
+                #[inline(always)]
+                fn $on<const BMI2: bool>(&mut self, plane: u32) {
+                    #[cfg(target_arch = "x86_64")]
+                    if BMI2 {
+                        // SAFETY: BMI2 is true only when `isa::bmi2()` found BMI1, BMI2 and
+                        // LZCNT on this CPU, the features the function is compiled for.
+                        unsafe { self.$bmi2(plane) };
+                        return;
+                    }
+                    self.$name(plane)
+                }
+            )*
+        }
+    };
+}
+
+dispatch! {
+    significance_on, significance, significance_bmi2;
+    refinement_on, refinement, refinement_bmi2;
+    cleanup_on, cleanup, cleanup_bmi2;
+}
+
+impl Passes<'_, '_> {
+    /// Significance propagation: insignificant samples with a significant neighbour. Sixteen
+    /// columns at a time: one loop over the set bits of their candidates (4 per column, in
+    /// coding order), which a sample becoming significant extends (its column's later samples,
+    /// the next column). The loop's exit is then mispredicted once per 16 columns, not once
+    /// per column with candidates.
+    #[inline(always)]
+    fn significance_body(&mut self, plane: u32) {
         // Registers and tables in locals so that they stay in registers across the loop.
         let (mut mq, mut cx) = (self.mq, self.cx);
         let (width, height) = (self.width, self.height);
@@ -256,60 +350,82 @@ impl Passes<'_, '_> {
             } else {
                 (1u64 << (16 * rows)) - 1
             };
-            let base = (s + 1) * stride + 1;
-            for ci in base..base + width {
-                // Bit 8 of each lane: has a significant neighbour and is not significant.
-                let mut col = flags[ci];
-                let mut m = candidates_significance(col) & lanes;
-                if m == 0 {
-                    continue;
+            let row_start = (s + 1) * stride + 1;
+            let row_end = row_start + width;
+            for g in (row_start..row_end).step_by(16) {
+                let n = (row_end - g).min(16);
+                let group = &flags[g..g + n];
+                // Bit 4j + l: lane l of column g + j is a candidate.
+                let mut todo = 0u64;
+                for (j, &c) in group.iter().enumerate() {
+                    todo |= lane_bits(candidates_significance(c) & lanes) << (4 * j);
                 }
-                // The column's word stays in a register until the column is done.
-                while m != 0 {
-                    let l = (m.trailing_zeros() / 16) as usize;
-                    let f = (col >> (16 * l)) as u16;
+                let mut visited = 0u64;
+                while todo != 0 {
+                    let t = todo.trailing_zeros() as usize;
+                    let (j, l) = (t / 4, t % 4);
+                    let ci = g + j;
+                    let f = (flags[ci] >> (16 * l)) as u16;
                     let ctx = zc[usize::from(f & NEIGHBOURS)];
                     if mq.decode_even(&mut cx[usize::from(ctx) & 31]) != 0 {
-                        col |= become_significant(
+                        let own = become_significant(
                             &mut mq, &mut cx, flags, mags, stride, ci, l, f, plane,
                         );
+                        flags[ci] |= own;
+                        // Later lanes of this column, and the next column, may have become
+                        // candidates.
+                        let later = u64::MAX.checked_shl(16 * (l as u32 + 1)).unwrap_or(0);
+                        todo |= lane_bits(candidates_significance(flags[ci]) & lanes & later)
+                            << (4 * j);
+                        if j + 1 < n {
+                            todo |= lane_bits(candidates_significance(flags[ci + 1]) & lanes)
+                                << (4 * (j + 1));
+                        }
                     }
-                    col |= u64::from(VISITED) << (16 * l);
-                    // Later lanes may just have gained a significant neighbour.
-                    let later = u64::MAX.checked_shl(16 * (l as u32 + 1)).unwrap_or(0);
-                    m = candidates_significance(col) & lanes & later;
+                    visited |= 1 << t;
+                    // `t` is still the lowest set bit: the bits added are above it.
+                    todo &= todo - 1;
                 }
-                flags[ci] = col;
+                for (j, c) in flags[g..g + n].iter_mut().enumerate() {
+                    *c |= SPREAD[((visited >> (4 * j)) & 15) as usize] * u64::from(VISITED);
+                }
             }
         }
         (self.mq, self.cx) = (mq, cx);
     }
 
-    /// Magnitude refinement of samples significant before this bit-plane.
-    fn refinement(&mut self, plane: u32) {
+    /// Magnitude refinement of samples significant before this bit-plane, 16 columns at a
+    /// time (one loop over the set bits of their samples to refine, as above).
+    #[inline(always)]
+    fn refinement_body(&mut self, plane: u32) {
         let (mut mq, mut cx) = (self.mq, self.cx);
         let (width, height) = (self.width, self.height);
         let (flags, mags, stride) = (&mut *self.flags, &mut *self.mags, self.stride);
         for s in 0..height.div_ceil(4) {
             // Lanes past the block's last row are never significant: no lane mask needed.
-            let base = (s + 1) * stride + 1;
-            for ci in base..base + width {
-                let c = flags[ci];
-                // Bit 12 of each lane: significant, and not in this plane's significance pass.
-                let todo = c & SIG4 & !(c >> 1);
-                let mut m = todo;
-                while m != 0 {
-                    let l = (m.trailing_zeros() / 16) as usize;
-                    let f = (c >> (16 * l)) as u16;
+            let row_start = (s + 1) * stride + 1;
+            let row_end = row_start + width;
+            for g in (row_start..row_end).step_by(16) {
+                let group = &mut flags[g..row_end.min(g + 16)];
+                let mut todo = 0u64;
+                for (j, &c) in group.iter().enumerate() {
+                    todo |= lane_bits(to_refine(c) >> 4) << (4 * j);
+                }
+                while todo != 0 {
+                    let t = todo.trailing_zeros() as usize;
+                    let (j, l) = (t / 4, t % 4);
+                    let f = (group[j & 15] >> (16 * l)) as u16;
                     // 16 once refined, else 15 with a significant neighbour, else 14 (no branch).
                     let refined = usize::from(f & REFINED != 0);
                     let busy = usize::from(f & NEIGHBOURS != 0);
                     let ctx = 14 + 2 * refined + (busy & (refined ^ 1));
                     let d = mq.decode_even(&mut cx[ctx]);
-                    mags[ci * 4 + l] |= d << plane;
-                    m &= m - 1;
+                    mags[(g + j) * 4 + l] |= d << plane;
+                    todo &= todo - 1;
                 }
-                flags[ci] = c | (todo << 2);
+                for c in group.iter_mut() {
+                    *c |= to_refine(*c) << 2;
+                }
             }
         }
         (self.mq, self.cx) = (mq, cx);
@@ -317,7 +433,8 @@ impl Passes<'_, '_> {
 
     /// Cleanup: every sample not yet coded in this bit-plane, with run-length coding of
     /// all-quiet stripe columns.
-    fn cleanup(&mut self, plane: u32) {
+    #[inline(always)]
+    fn cleanup_body(&mut self, plane: u32) {
         let (mut mq, mut cx) = (self.mq, self.cx);
         let (width, height) = (self.width, self.height);
         let (flags, mags, zc, stride) = (&mut *self.flags, &mut *self.mags, self.zc, self.stride);
@@ -365,6 +482,38 @@ impl Passes<'_, '_> {
         (self.mq, self.cx) = (mq, cx);
     }
 }
+
+/// Bit 12 of each lane set when the lane is significant and was not coded in this plane's
+/// significance pass.
+#[inline(always)]
+fn to_refine(c: u64) -> u64 {
+    c & SIG4 & !(c >> 1)
+}
+
+/// Bits 8, 24, 40 and 56 (a flag of each lane) squeezed into bits 0-3.
+#[inline(always)]
+fn lane_bits(x: u64) -> u64 {
+    // Bit 16l + 8 lands on bit 60 + l; the other products fall below bit 60, without carries
+    // (distinct single bits).
+    ((((x >> 8) & 0x0001_0001_0001_0001).wrapping_mul(0x1000_2000_4000_8000)) >> 60) & 0xF
+}
+
+/// Bits 0, 16, 32 and 48 (one per lane) from bits 0-3.
+const SPREAD: [u64; 16] = {
+    let mut t = [0u64; 16];
+    let mut v = 0;
+    while v < 16 {
+        let mut l = 0;
+        while l < 4 {
+            if v & (1 << l) != 0 {
+                t[v] |= 1 << (16 * l);
+            }
+            l += 1;
+        }
+        v += 1;
+    }
+    t
+};
 
 /// Bit 8 of each lane set when the lane has a significant neighbour and is not significant.
 #[inline(always)]
@@ -443,14 +592,20 @@ const fn neg_if(bit: u16, negative: bool) -> u16 {
 #[inline(always)]
 fn tell_neighbours(flags: &mut [u64], stride: usize, ci: usize, l: usize, negative: bool) -> u64 {
     let w = &NEIGHBOUR_BITS[(l * 2 + usize::from(negative)) & 7];
-    let (up, down) = (ci - stride, ci + stride);
-    flags[ci - 1] |= w[1];
-    flags[ci + 1] |= w[2];
-    flags[up] |= w[3];
-    flags[up - 1] |= w[4];
-    flags[up + 1] |= w[5];
-    flags[down] |= w[6];
-    flags[down - 1] |= w[7];
-    flags[down + 1] |= w[8];
+    // Three bounds checks instead of eight (the padding makes them all pass).
+    if let Some([west, _, east]) = flags.get_mut(ci - 1..ci + 2) {
+        *west |= w[1];
+        *east |= w[2];
+    }
+    if let Some([west, up, east]) = flags.get_mut(ci - stride - 1..ci - stride + 2) {
+        *up |= w[3];
+        *west |= w[4];
+        *east |= w[5];
+    }
+    if let Some([west, down, east]) = flags.get_mut(ci + stride - 1..ci + stride + 2) {
+        *down |= w[6];
+        *west |= w[7];
+        *east |= w[8];
+    }
     w[0]
 }

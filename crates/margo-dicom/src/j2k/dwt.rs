@@ -13,14 +13,15 @@ pub(crate) fn inverse(
     for r in 1..dims.len() {
         let (w, h) = dims[r];
         let (wl, hl) = dims[r - 1];
-        if tmp.len() < w.max(h * w) {
-            tmp.resize(w.max(h * w), 0);
+        if tmp.len() < 2 * w + h * w {
+            tmp.resize(2 * w + h * w, 0);
         }
         if w > 1 {
+            let (row_tmp, halves) = tmp.split_at_mut(w);
             for y in 0..h {
                 let row = &mut tile[y * stride..y * stride + w];
-                tmp[..w].copy_from_slice(row);
-                synthesise_row(&tmp[..wl], &tmp[wl..w], row);
+                row_tmp.copy_from_slice(row);
+                synthesise_row(&row_tmp[..wl], &row_tmp[wl..], row, &mut halves[..w]);
             }
         }
         if h > 1 {
@@ -29,21 +30,35 @@ pub(crate) fn inverse(
     }
 }
 
-/// One row: `low` (ceil(n/2)) and `high` (floor(n/2)) coefficients into `out` (n samples).
-fn synthesise_row(low: &[i32], high: &[i32], out: &mut [i32]) {
-    let n = out.len();
-    let nh = high.len();
+/// One row: `low` (ceil(n/2)) and `high` (floor(n/2), at least 1) coefficients into `out`
+/// (n samples); `halves` (n values) holds the even and odd samples before they are interleaved.
+/// The ends (mirrored neighbours) are done apart, so that the inner loops have no clamps and
+/// vectorise.
+fn synthesise_row(low: &[i32], high: &[i32], out: &mut [i32], halves: &mut [i32]) {
+    let (nl, nh) = (low.len(), high.len());
+    let (even, odd) = halves.split_at_mut(nl);
+    let (even, odd) = (&mut even[..nl], &mut odd[..nh]);
     // Even samples: x[2i] = L[i] - floor((H[i-1] + H[i] + 2) / 4), H mirrored at the ends.
-    for (i, &l) in low.iter().enumerate() {
-        let hp = high[i.saturating_sub(1).min(nh - 1)];
-        let hn = high[i.min(nh - 1)];
-        out[2 * i] = l.wrapping_sub(hp.wrapping_add(hn).wrapping_add(2) >> 2);
+    let step = |l: i32, hp: i32, hn: i32| l.wrapping_sub(hp.wrapping_add(hn).wrapping_add(2) >> 2);
+    even[0] = step(low[0], high[0], high[0]);
+    for ((e, &l), h) in even[1..nh].iter_mut().zip(&low[1..nh]).zip(high.windows(2)) {
+        *e = step(l, h[0], h[1]);
+    }
+    if nl > nh {
+        even[nh] = step(low[nh], high[nh - 1], high[nh - 1]);
     }
     // Odd samples: x[2i+1] = H[i] + floor((x[2i] + x[2i+2]) / 2), x mirrored at the end.
-    for (i, &hv) in high.iter().enumerate() {
-        let a = out[2 * i];
-        let b = if 2 * i + 2 < n { out[2 * i + 2] } else { a };
-        out[2 * i + 1] = hv.wrapping_add(a.wrapping_add(b) >> 1);
+    let last = if nl > nh { even[nh] } else { even[nh - 1] };
+    for ((o, &hv), e) in odd.iter_mut().zip(high).zip(even.windows(2)) {
+        *o = hv.wrapping_add(e[0].wrapping_add(e[1]) >> 1);
+    }
+    odd[nh - 1] = high[nh - 1].wrapping_add(even[nh - 1].wrapping_add(last) >> 1);
+    for (pair, (&e, &o)) in out.chunks_exact_mut(2).zip(even.iter().zip(odd.iter())) {
+        pair[0] = e;
+        pair[1] = o;
+    }
+    if nl > nh {
+        out[2 * nh] = even[nh];
     }
 }
 
@@ -130,7 +145,7 @@ mod tests {
             let x: Vec<i32> = (0..n as i32).map(|i| (i * 7919 % 613) - 300).collect();
             let (low, high) = forward_1d(&x);
             let mut out = vec![0; n];
-            synthesise_row(&low, &high, &mut out);
+            synthesise_row(&low, &high, &mut out, &mut vec![0; n]);
             assert_eq!(out, x, "length {n}");
         }
     }

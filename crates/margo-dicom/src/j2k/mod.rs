@@ -5,10 +5,12 @@
 //! OpenJPEG (through dicom-pixeldata), which also names the error when there is one.
 //!
 //! Why: OpenJPEG spends ~85% of a CT slice in tier-1 (the MQ decoder and its three passes), and
-//! slices already fill every core. This tier-1 keeps four samples' states in one word, skips
-//! quiet stripe columns with one test, reads contexts from tables and decodes refinement bits
-//! without branching on their (coin-flip) values. Output equals OpenJPEG's, sample for sample
-//! (tests compare both on real CT and on the uncompressed references).
+//! slices already fill every core. This tier-1 keeps four samples' states in one word, finds
+//! the samples a pass codes 16 stripe columns at a time, reads contexts from tables, decodes
+//! refinement and sign bits without branching on their (coin-flip) values, and its arithmetic
+//! decoder reads bytes ahead and renormalises with one shift (BENCHMARKS.md has what each step
+//! gained). Output equals OpenJPEG's, sample for sample (tests compare both on real CT and on
+//! the uncompressed references).
 
 mod block;
 mod dwt;
@@ -28,7 +30,7 @@ pub(crate) struct Scratch {
     tile: Vec<i32>,
     tmp: Vec<i32>,
     block: BlockDecoder,
-    padded: Vec<u8>,
+    joined: Vec<u8>,
 }
 
 /// Decodes `stream` (a raw codestream) of `cols` x `rows` samples into `out` as OpenJPEG
@@ -63,17 +65,23 @@ pub(crate) fn decode_into(
             if info.passes < 3 * bitplanes - 2 {
                 return Err(Fallback("code-block with passes missing (not lossless)"));
             }
-            let padded = &mut scratch.padded;
-            padded.clear();
-            for &(start, len) in &info.chunks {
-                padded.extend_from_slice(&data[start..start + len]);
-            }
-            padded.extend_from_slice(&[0xFF, 0xFF]);
+            // One layer: the segment is read where it lies; else its pieces are joined.
+            let segment = match info.chunks[..] {
+                [(start, len)] => &data[start..start + len],
+                _ => {
+                    let joined = &mut scratch.joined;
+                    joined.clear();
+                    for &(start, len) in &info.chunks {
+                        joined.extend_from_slice(&data[start..start + len]);
+                    }
+                    &joined[..]
+                }
+            };
             let (bx, by) = (k % band.grid_w, k / band.grid_w);
             let x0 = bx * band.block_w;
             let y0 = by * band.block_h;
             let block = CodeBlock {
-                padded,
+                segment,
                 width: band.block_w.min(band.width - x0),
                 height: band.block_h.min(band.height - y0),
                 orientation: band.orientation,
@@ -86,21 +94,16 @@ pub(crate) fn decode_into(
     let dims = packets::resolution_dims(&params);
     dwt::inverse(tile, w, &dims, &mut scratch.tmp);
 
-    let shift = if params.signed {
-        0
+    // Precision is 1..=16 (markers), so the bounds, shifted back by the level shift, fit i32:
+    // clamping before the shift cannot overflow, and the loop vectorises.
+    let half = 1i32 << (params.precision - 1);
+    let (shift, min, max) = if params.signed {
+        (0, -half, half - 1)
     } else {
-        1i64 << (params.precision - 1)
-    };
-    let (min, max) = if params.signed {
-        (
-            -(1i64 << (params.precision - 1)),
-            (1i64 << (params.precision - 1)) - 1,
-        )
-    } else {
-        (0, (1i64 << params.precision) - 1)
+        (half, 0, 2 * half - 1)
     };
     for (o, &v) in out.iter_mut().zip(tile.iter()) {
-        *o = (i64::from(v) + shift).clamp(min, max) as u16;
+        *o = (v.clamp(min - shift, max - shift) + shift) as u16;
     }
     Ok(())
 }

@@ -62,22 +62,30 @@ const STATES: [(u32, u8, u8, u8); 47] = [
 ];
 
 /// A context holds its probability state as one packed word: Qe (bits 0-15), MPS (bit 16),
-/// and the indices into [`ENTRY`] of the states after an MPS renormalisation (bits 17-23) and
-/// after an LPS (bits 24-30, the MPS switch included). Qe is then one load away, and both
-/// possible next states can be fetched before the decision is known.
-pub(crate) type Context = u32;
+/// the indices into [`ENTRY`] of the states after an MPS renormalisation (bits 17-23) and
+/// after an LPS (bits 24-30, the MPS switch included), and what an LPS leaves: the number of
+/// renormalisation shifts (bits 32-35) and A after them, Qe shifted up to bit 15 (bits 48-63).
+/// Qe is then one load away, both possible next states can be fetched before the decision is
+/// known, and an LPS renormalisation needs no leading-zero count.
+pub(crate) type Context = u64;
 
 /// Packed context words of the 94 (state, MPS) pairs, index `2 * state + mps`; 128 entries so
 /// that a 7-bit index needs no bounds check.
 const ENTRY: [Context; 128] = {
-    let mut t = [0u32; 128];
+    let mut t = [0u64; 128];
     let mut i = 0;
     while i < 94 {
         let (qe, nmps, nlps, switch) = STATES[i / 2];
-        let mps = (i & 1) as u32;
-        let next_mps = nmps as u32 * 2 + mps;
-        let next_lps = nlps as u32 * 2 + (mps ^ switch as u32);
-        t[i] = qe | (mps << 16) | (next_mps << 17) | (next_lps << 24);
+        let mps = (i & 1) as u64;
+        let next_mps = nmps as u64 * 2 + mps;
+        let next_lps = nlps as u64 * 2 + (mps ^ switch as u64);
+        let shifts = (qe as u16).leading_zeros() as u64;
+        t[i] = qe as u64
+            | (mps << 16)
+            | (next_mps << 17)
+            | (next_lps << 24)
+            | (shifts << 32)
+            | (((qe as u64) << shifts) << 48);
         i += 1;
     }
     t
@@ -93,58 +101,50 @@ pub(crate) fn initial_contexts() -> [Context; CONTEXTS] {
     cx
 }
 
-/// Decoder registers over one code-block segment. `data` must end with two 0xFF bytes that are
-/// not part of the segment (the artificial marker). Copy, so that the passes can keep it in a
+/// Decoder registers over one code-block segment. Copy, so that the passes can keep it in a
 /// local (registers) and store it back.
+///
+/// C is the standard's 32-bit register in the top half of a 64-bit one; the bits below hold
+/// the next bytes of the segment, read ahead (adding a byte lower down is the same sum as
+/// adding it later, when the standard's BYTEIN would). With at least 15 of those bits always
+/// present, a renormalisation (at most 15 shifts) never waits for a byte: it is one shift, and
+/// bytes are read about once per 25 bits instead of once per 8.
 #[derive(Clone, Copy)]
 pub(crate) struct MqDecoder<'a> {
+    /// The segment from the byte last read into `c` on.
     data: &'a [u8],
-    /// Index of the byte last read into `c`.
-    pos: usize,
     a: u32,
-    c: u32,
+    c: u64,
+    /// Bits read ahead below the standard's C register (15..=40 between decisions).
     ct: u32,
 }
 
+/// Bits read ahead that a decision may consume (the longest renormalisation).
+const MIN_AHEAD: u32 = 15;
+
 impl<'a> MqDecoder<'a> {
-    /// INITDEC (C.3.5). `padded` is the segment followed by 0xFF 0xFF.
-    pub fn new(padded: &'a [u8]) -> Self {
-        debug_assert!(padded.len() >= 2 && padded[padded.len() - 2..] == [0xFF, 0xFF]);
-        let mut d = MqDecoder {
-            data: padded,
-            pos: 0,
+    /// INITDEC (C.3.5) on a code-block's segment. Past its end the decoder reads 0xFF bytes,
+    /// which is what OpenJPEG's artificial 0xFF 0xFF marker after the segment gives.
+    pub fn new(segment: &'a [u8]) -> Self {
+        let first = segment.first().copied().unwrap_or(0xFF);
+        let (data, c, ct) = fill(segment, u64::from(first) << 48, 0);
+        MqDecoder {
+            data,
             a: 0x8000,
-            c: u32::from(padded[0]) << 16,
-            ct: 0,
-        };
-        (d.pos, d.c, d.ct) = byte_in(d.data, d.pos, d.c);
-        d.c <<= 7;
-        d.ct -= 7;
-        d.a = 0x8000;
-        d
+            c: c << 7,
+            ct: ct - 7,
+        }
     }
 
-    /// RENORMD (C.3.3): shifts until A >= 0x8000, reading bytes as the count runs out. Shifts
-    /// as many bits at once as the byte buffer allows.
+    /// Shifts C left by `n` (0..=15) bits and reads bytes ahead when few are left.
     #[inline(always)]
-    fn renormalise(&mut self) {
-        // 1 <= a < 0x8000 here, so 1..=15 shifts are needed.
-        let n = (self.a as u16).leading_zeros();
-        self.shift(n);
-    }
-
-    /// Shifts A and C left by `n` bits, reading bytes when the count runs out.
-    #[inline(always)]
-    fn shift(&mut self, n: u32) {
-        if n <= self.ct {
-            self.a <<= n;
-            self.c <<= n;
-            self.ct -= n;
-        } else {
+    fn shift_c(&mut self, n: u32) {
+        self.c <<= n;
+        self.ct -= n;
+        if self.ct < MIN_AHEAD {
             // By value, so that the decoder never has its address taken and its registers
             // stay in registers in the passes' loops.
-            (self.pos, self.a, self.c, self.ct) =
-                shift_reading(self.data, self.pos, self.a, self.c, self.ct, n);
+            (self.data, self.a, self.c, self.ct) = fill_fast(self.data, self.a, self.c, self.ct);
         }
     }
 
@@ -153,11 +153,11 @@ impl<'a> MqDecoder<'a> {
     #[inline(always)]
     pub fn decode(&mut self, cx: &mut Context) -> u32 {
         let e = *cx;
-        let qe = e & 0xFFFF;
-        let mps = (e >> 16) & 1;
+        let qe = (e & 0xFFFF) as u32;
+        let mps = ((e >> 16) & 1) as u32;
         self.a -= qe;
-        if (self.c >> 16) < qe {
-            // LPS sub-interval (conditional exchange).
+        if ((self.c >> 48) as u32) < qe {
+            // LPS sub-interval (conditional exchange); RENORMD leaves A = Qe shifted up.
             let d = if self.a < qe {
                 *cx = ENTRY[((e >> 17) & 0x7F) as usize];
                 mps
@@ -165,11 +165,11 @@ impl<'a> MqDecoder<'a> {
                 *cx = ENTRY[((e >> 24) & 0x7F) as usize];
                 mps ^ 1
             };
-            self.a = qe;
-            self.renormalise();
+            self.a = (e >> 48) as u32;
+            self.shift_c(((e >> 32) & 0xF) as u32);
             d
         } else {
-            self.c -= qe << 16;
+            self.c -= u64::from(qe) << 48;
             if self.a & 0x8000 == 0 {
                 let d = if self.a < qe {
                     *cx = ENTRY[((e >> 24) & 0x7F) as usize];
@@ -178,7 +178,10 @@ impl<'a> MqDecoder<'a> {
                     *cx = ENTRY[((e >> 17) & 0x7F) as usize];
                     mps
                 };
-                self.renormalise();
+                // A >= 0x8000 - 0x5601 here: one or two shifts (RENORMD).
+                let n = 1 + u32::from(self.a < 0x4000);
+                self.a <<= n;
+                self.shift_c(n);
                 d
             } else {
                 mps
@@ -192,67 +195,89 @@ impl<'a> MqDecoder<'a> {
     #[inline(always)]
     pub fn decode_even(&mut self, cx: &mut Context) -> u32 {
         let e = *cx;
-        let qe = e & 0xFFFF;
-        let mps = (e >> 16) & 1;
+        let qe = (e & 0xFFFF) as u32;
+        let mps = ((e >> 16) & 1) as u32;
         let after_mps = ENTRY[((e >> 17) & 0x7F) as usize];
         let after_lps = ENTRY[((e >> 24) & 0x7F) as usize];
         let a = self.a - qe;
-        let lps = (self.c >> 16) < qe;
+        let lps = ((self.c >> 48) as u32) < qe;
         let exchange = a < qe;
         let other = lps ^ exchange;
         let d = mps ^ u32::from(other);
-        let renorm = lps | (a < 0x8000);
+        let low = a < 0x8000;
+        let renorm = lps | low;
         // select_unpredictable: LLVM would otherwise turn these into (mispredicted) branches.
         let next = select_unpredictable(other, after_lps, after_mps);
         *cx = select_unpredictable(renorm, next, e);
-        self.c = select_unpredictable(lps, self.c, self.c.wrapping_sub(qe << 16));
-        self.a = select_unpredictable(lps, qe, a);
-        // No branch on `renorm` either: shift by zero when no renormalisation is due.
-        let n = select_unpredictable(renorm, (self.a as u16).leading_zeros(), 0);
-        self.shift(n);
+        // RENORMD without counting leading zeros: after an LPS, A = Qe shifted up (from the
+        // context); an MPS interval is >= 0x8000 - 0x5601, so 0 (A >= 0x8000), 1 or 2 shifts.
+        let n_mps = u32::from(low) + u32::from(a < 0x4000);
+        let n = select_unpredictable(lps, ((e >> 32) & 0xF) as u32, n_mps);
+        self.a = select_unpredictable(lps, (e >> 48) as u32, a << n_mps);
+        self.c = select_unpredictable(lps, self.c, self.c.wrapping_sub(u64::from(qe) << 48));
+        self.shift_c(n);
         d
     }
 }
 
-/// BYTEIN (C.3.4) on (position of the last byte read, C): the new position, C and bit count.
-/// Never moves past the artificial 0xFF 0xFF marker.
+/// [`fill`] with a fast path for the usual case, inline: none of the byte last read and the
+/// next three is 0xFF, so the next four bytes are plain 8-bit ones (no stuffed bit, no
+/// marker) and go in at once.
 #[inline(always)]
-fn byte_in(data: &[u8], pos: usize, c: u32) -> (usize, u32, u32) {
-    let cur = data[pos];
-    let next = data.get(pos + 1).copied().unwrap_or(0xFF);
-    if cur == 0xFF {
-        if next > 0x8F {
-            (pos, c + 0xFF00, 8)
-        } else {
-            (pos + 1, c + (u32::from(next) << 9), 7)
-        }
-    } else {
-        (pos + 1, c + (u32::from(next) << 8), 8)
+fn fill_fast(data: &[u8], a: u32, c: u64, ct: u32) -> (&[u8], u32, u64, u32) {
+    if let Some(&[b0, b1, b2, b3, b4, ..]) = data.get(..5)
+        && b0 != 0xFF
+        && b1 != 0xFF
+        && b2 != 0xFF
+        && b3 != 0xFF
+        && ct <= 16
+    {
+        let x = u32::from_be_bytes([b1, b2, b3, b4]);
+        return (
+            &data[4..],
+            a,
+            c.wrapping_add(u64::from(x) << (16 - ct)),
+            ct + 32,
+        );
     }
+    fill_passing(data, a, c, ct)
 }
 
-/// The part of RENORMD that reads bytes (about once per 8 shifts).
+/// [`fill`] taking and giving back A too: then no decoder register is live across the call,
+/// and none has to live in memory in the passes' loops.
 #[cold]
 #[inline(never)]
-fn shift_reading(
-    data: &[u8],
-    mut pos: usize,
-    mut a: u32,
-    mut c: u32,
-    mut ct: u32,
-    mut n: u32,
-) -> (usize, u32, u32, u32) {
-    while n > 0 {
-        if ct == 0 {
-            (pos, c, ct) = byte_in(data, pos, c);
+fn fill_passing(data: &[u8], a: u32, c: u64, ct: u32) -> (&[u8], u32, u64, u32) {
+    let (data, c, ct) = fill(data, c, ct);
+    (data, a, c, ct)
+}
+
+/// BYTEIN (C.3.4) until more than 32 bits are read ahead (`ct` of them now, below bit 48 of
+/// `c`; `data` starts at the byte last read): the new data, C and count. Bytes past the end
+/// of the segment read as 0xFF: as after OpenJPEG's artificial 0xFF 0xFF marker, the decoder
+/// then stops advancing and reads 1 bits for ever. Sums wrap
+/// (at bit 64, as OpenJPEG's 32-bit C wraps at bit 32) on corrupt data.
+#[inline(always)]
+fn fill(mut data: &[u8], mut c: u64, mut ct: u32) -> (&[u8], u64, u32) {
+    while ct <= 32 {
+        let cur = data.first().copied().unwrap_or(0xFF);
+        let next = data.get(1).copied().unwrap_or(0xFF);
+        if cur == 0xFF && next > 0x8F {
+            c = c.wrapping_add(0xFF << (40 - ct));
+            ct += 8;
+        } else {
+            data = data.get(1..).unwrap_or(data);
+            if cur == 0xFF {
+                // A stuffed bit: 7 bits, the first of them added to the 0xFF byte's last.
+                c = c.wrapping_add(u64::from(next) << (41 - ct));
+                ct += 7;
+            } else {
+                c = c.wrapping_add(u64::from(next) << (40 - ct));
+                ct += 8;
+            }
         }
-        let k = n.min(ct);
-        a <<= k;
-        c <<= k;
-        ct -= k;
-        n -= k;
     }
-    (pos, a, c, ct)
+    (data, c, ct)
 }
 
 #[cfg(test)]
@@ -330,8 +355,8 @@ mod tests {
         }
         fn encode(&mut self, cx: &mut Context, d: u32) {
             let e = *cx;
-            let qe = e & 0xFFFF;
-            let mps = (e >> 16) & 1;
+            let qe = (e & 0xFFFF) as u32;
+            let mps = ((e >> 16) & 1) as u32;
             if d == mps {
                 self.a -= qe;
                 if self.a & 0x8000 == 0 {
