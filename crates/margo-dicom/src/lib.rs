@@ -20,6 +20,7 @@ mod fast;
 mod header;
 mod j2k;
 mod jpeg_lossless;
+mod lengths;
 mod load;
 mod meta;
 mod pixels;

@@ -2,7 +2,7 @@
 //! file whose first bytes are junk). Non-DICOM files are recognised and reported as such.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
@@ -16,6 +16,7 @@ use dicom_transfer_syntax_registry::entries::{
 };
 
 use crate::error::DicomError;
+use crate::lengths;
 use crate::ts::{MargoTsIndex, trim_uid};
 
 /// How far into a file we look for the first element of a bare data set (stray leading bytes).
@@ -79,6 +80,7 @@ fn read_file_inner(path: &Path, extent: ReadExtent) -> Result<Option<ParsedFile>
         error: source,
     };
     let file = File::open(path).map_err(open_err)?;
+    let file_len = file.metadata().map_err(open_err)?.len();
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     let mut head = Vec::with_capacity(132);
     (&mut reader)
@@ -94,8 +96,24 @@ fn read_file_inner(path: &Path, extent: ReadExtent) -> Result<Option<ParsedFile>
         None
     };
 
+    let overrun = |o: lengths::LengthOverrun| DicomError::ParseFile {
+        path: path.to_path_buf(),
+        message: o.to_string(),
+    };
     if let Some(preamble) = preamble {
-        reader.seek(SeekFrom::Start(0)).map_err(open_err)?;
+        let meta_start = if preamble == ReadPreamble::Always {
+            132
+        } else {
+            4
+        };
+        if let Some(encoding) = dataset_encoding(&mut reader, meta_start) {
+            let stop = extent == ReadExtent::Header;
+            lengths::check_lengths(&mut reader, meta_start, file_len, encoding, stop)
+                .map_err(overrun)?;
+        }
+        // Back to the start, keeping the buffer when the walk stayed inside it.
+        let here = reader.stream_position().map_err(open_err)?;
+        reader.seek_relative(-(here as i64)).map_err(open_err)?;
         let first_try = options(preamble, extent).from_reader(&mut reader);
         let (obj, notes) = match first_try {
             Ok(obj) => (obj, Vec::new()),
@@ -103,11 +121,6 @@ fn read_file_inner(path: &Path, extent: ReadExtent) -> Result<Option<ParsedFile>
                 let message = error_chain(&e);
                 // Some writers put out-of-spec values in the file meta (e.g. an 18-character
                 // AE title). The meta only tells the transfer syntax: rebuild it in memory.
-                let meta_start = if preamble == ReadPreamble::Always {
-                    132
-                } else {
-                    4
-                };
                 match read_with_rebuilt_meta(&mut reader, meta_start, extent) {
                     Some(Ok(obj)) => (
                         obj,
@@ -146,6 +159,13 @@ fn read_file_inner(path: &Path, extent: ReadExtent) -> Result<Option<ParsedFile>
     reader.seek(SeekFrom::Start(0)).map_err(open_err)?;
     let mut bytes = Vec::new();
     reader.read_to_end(&mut bytes).map_err(open_err)?;
+    let encoding = lengths::Encoding {
+        explicit_vr: explicit,
+        big_endian: false,
+    };
+    let len = bytes.len() as u64;
+    let mut in_memory = BufReader::new(Cursor::new(&bytes));
+    lengths::check_lengths(&mut in_memory, offset as u64, len, encoding, false).map_err(overrun)?;
     let ts = if explicit {
         EXPLICIT_VR_LITTLE_ENDIAN.erased()
     } else {
@@ -243,6 +263,30 @@ fn parse_raw_meta(bytes: &[u8]) -> Option<RawMeta> {
     }
     meta.length = pos;
     meta.transfer_syntax.is_some().then_some(meta)
+}
+
+/// How the data set after the file meta at `meta_start` is encoded, read leniently from the
+/// meta's transfer syntax; `None` when the meta cannot be read or the data set is deflated
+/// (its lengths are inside the compressed stream).
+fn dataset_encoding(reader: &mut BufReader<File>, meta_start: u64) -> Option<lengths::Encoding> {
+    // Relative seeks and a read well inside the buffer: the walk that follows reuses it.
+    let here = reader.stream_position().ok()?;
+    reader.seek_relative(meta_start as i64 - here as i64).ok()?;
+    let mut head = Vec::new();
+    reader.by_ref().take(4096).read_to_end(&mut head).ok()?;
+    let ts = parse_raw_meta(&head)?.transfer_syntax?;
+    match trim_uid(&ts) {
+        "1.2.840.10008.1.2" => Some(lengths::Encoding {
+            explicit_vr: false,
+            big_endian: false,
+        }),
+        "1.2.840.10008.1.2.2" => Some(lengths::Encoding {
+            explicit_vr: true,
+            big_endian: true,
+        }),
+        "1.2.840.10008.1.2.1.99" | "1.2.840.10008.1.2.4.95" => None,
+        _ => Some(lengths::Encoding::EXPLICIT_LE),
+    }
 }
 
 fn read_with_rebuilt_meta(
