@@ -105,7 +105,7 @@ fn probe(path: &Path) -> Probe {
                 });
             }
             match image_header(path, &parsed) {
-                Ok(h) => match truncation(&h) {
+                Ok(h) => match oversized_matrix(&h).or_else(|| truncation(&h)) {
                     Some(reason) => Probe::Skipped(SkippedFile {
                         path: path.to_path_buf(),
                         reason,
@@ -123,6 +123,21 @@ fn probe(path: &Path) -> Probe {
             reason: e.to_string(),
         }),
     }
+}
+
+/// Rows and Columns above this are refused: no CT matrix comes near it (512 is usual, 2048 is
+/// rare), while a corrupted header asking for 40000 x 40000 made a compressed slice reserve
+/// 3 GB before its decoder failed.
+pub const MAX_MATRIX: usize = 8192;
+
+fn oversized_matrix(h: &ImageHeader) -> Option<String> {
+    let (rows, cols) = (h.format.rows, h.format.cols);
+    (rows > MAX_MATRIX || cols > MAX_MATRIX).then(|| {
+        format!(
+            "image matrix {rows} x {cols} (Rows x Columns) exceeds the {MAX_MATRIX} x \
+             {MAX_MATRIX} margo loads: a corrupted header?"
+        )
+    })
 }
 
 /// A native-encoded file shorter than its pixel data alone is truncated: catch it at scan time

@@ -433,17 +433,18 @@ fn absurd_dimensions_are_refused_before_allocating() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let copy = copy_into(tmp.path(), &[variety.join("wg04-ct2_j2k-lossless.dcm")]).remove(0);
-    // A compressed file can claim any size without being short: 65535 x 65535 x 1000.
+    // A compressed file can claim any size without being short: 8192 x 8192 (the largest
+    // matrix the scan accepts) x 1000 frames.
     edit_copy(&copy, |o| {
         o.put(DataElement::new(
             tags::ROWS,
             VR::US,
-            PrimitiveValue::from(65535u16),
+            PrimitiveValue::from(8192u16),
         ));
         o.put(DataElement::new(
             tags::COLUMNS,
             VR::US,
-            PrimitiveValue::from(65535u16),
+            PrimitiveValue::from(8192u16),
         ));
         o.put(DataElement::new(
             tags::NUMBER_OF_FRAMES,
@@ -456,7 +457,7 @@ fn absurd_dimensions_are_refused_before_allocating() {
     });
     let report = scan_folder(tmp.path()).unwrap();
     match load_series(&report.series[0], &no_progress) {
-        Err(DicomError::AllocateVolume { dims }) => assert_eq!(dims[0], 65535),
+        Err(DicomError::AllocateVolume { dims }) => assert_eq!(dims[0], 8192),
         other => panic!(
             "expected AllocateVolume, got {:?}",
             other.map(|l| l.volume.dims())
@@ -546,6 +547,37 @@ fn a_corrupted_length_is_refused_before_anything_is_allocated() {
     let reason = &report.skipped[0].reason;
     assert!(
         reason.contains("(0008,0060)") && reason.contains("corrupted length"),
+        "{reason}"
+    );
+}
+
+/// A compressed slice whose header claims a 40000 x 40000 matrix is refused at scan time (its
+/// decoder used to reserve 3 GB for the frame before failing).
+#[test]
+fn an_absurd_matrix_size_is_refused_at_scan_time() {
+    let Some(variety) = shared_path(
+        "dicom-variety",
+        "an_absurd_matrix_size_is_refused_at_scan_time",
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("a.dcm");
+    std::fs::copy(variety.join("wg04-ct1_j2k-lossless.dcm"), &copy).unwrap();
+    edit_copy(&copy, |obj| {
+        for tag in [tags::ROWS, tags::COLUMNS] {
+            obj.put(DataElement::new(
+                tag,
+                VR::US,
+                PrimitiveValue::from(40000u16),
+            ));
+        }
+    });
+    let report = scan_folder(tmp.path()).unwrap();
+    assert!(report.series.is_empty());
+    let reason = &report.skipped[0].reason;
+    assert!(
+        reason.contains("40000 x 40000") && reason.contains("8192"),
         "{reason}"
     );
 }
