@@ -246,6 +246,14 @@ fn lum(p: [u8; 4]) -> u32 {
     u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2])
 }
 
+/// A 48x48 bone-preset view of `bone_ball` centred on the ball, 1 mm pixels.
+fn ball_view(vol: &margo_volume::Volume<i16>) -> RaycastView {
+    let mut v = RaycastView::new(vol.geometry(), TransferFunctionPreset::Bone, 48, 48);
+    v.target_in_world = Point3::origin();
+    v.pixel_size_mm = 1.0;
+    v
+}
+
 #[test]
 fn ray_casting_shades_clips_and_is_deterministic() {
     let Some(mut r) = common::renderer("ray_casting_shades_clips_and_is_deterministic") else {
@@ -253,9 +261,7 @@ fn ray_casting_shades_clips_and_is_deterministic() {
     };
     let vol = bone_ball();
     r.upload_volume(&vol).unwrap();
-    let mut v = RaycastView::new(vol.geometry(), TransferFunctionPreset::Bone, 48, 48);
-    v.target_in_world = Point3::origin();
-    v.pixel_size_mm = 1.0;
+    let v = ball_view(&vol);
     let frame = |v: &RaycastView| Frame::Raycast(v.clone());
     let img = r.render_to_rgba(&frame(&v)).unwrap();
     assert!(
@@ -341,9 +347,7 @@ fn a_custom_transfer_function_is_what_the_ray_caster_shows() {
     };
     let vol = bone_ball();
     r.upload_volume(&vol).unwrap();
-    let mut v = RaycastView::new(vol.geometry(), TransferFunctionPreset::Bone, 48, 48);
-    v.target_in_world = Point3::origin();
-    v.pixel_size_mm = 1.0;
+    let mut v = ball_view(&vol);
     v.mode = margo_render::RayMode::Composite(margo_render::TfChoice::Custom);
     let tf = |lo: f64, hi: f64| margo_render::TransferFunction {
         points: vec![

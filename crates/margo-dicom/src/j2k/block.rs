@@ -331,6 +331,19 @@ dispatch! {
     cleanup_on, cleanup, cleanup_bmi2;
 }
 
+/// Rows in stripe `s` of a code-block `height` samples tall (4, or fewer in the last stripe),
+/// and the mask of the bits that a stripe column's u64 (16 bits per row) uses for them.
+#[inline(always)]
+fn stripe_rows(height: usize, s: usize) -> (usize, u64) {
+    let rows = (height - 4 * s).min(4);
+    let lanes = if rows == 4 {
+        u64::MAX
+    } else {
+        (1u64 << (16 * rows)) - 1
+    };
+    (rows, lanes)
+}
+
 impl Passes<'_, '_> {
     /// Significance propagation: insignificant samples with a significant neighbour. Sixteen
     /// columns at a time: one loop over the set bits of their candidates (4 per column, in
@@ -344,12 +357,7 @@ impl Passes<'_, '_> {
         let (width, height) = (self.width, self.height);
         let (flags, mags, zc, stride) = (&mut *self.flags, &mut *self.mags, self.zc, self.stride);
         for s in 0..height.div_ceil(4) {
-            let rows = (height - 4 * s).min(4);
-            let lanes = if rows == 4 {
-                u64::MAX
-            } else {
-                (1u64 << (16 * rows)) - 1
-            };
+            let (_, lanes) = stripe_rows(height, s);
             let row_start = (s + 1) * stride + 1;
             let row_end = row_start + width;
             for g in (row_start..row_end).step_by(16) {
@@ -439,12 +447,7 @@ impl Passes<'_, '_> {
         let (width, height) = (self.width, self.height);
         let (flags, mags, zc, stride) = (&mut *self.flags, &mut *self.mags, self.zc, self.stride);
         for s in 0..height.div_ceil(4) {
-            let rows = (height - 4 * s).min(4);
-            let lanes = if rows == 4 {
-                u64::MAX
-            } else {
-                (1u64 << (16 * rows)) - 1
-            };
+            let (rows, lanes) = stripe_rows(height, s);
             let base = (s + 1) * stride + 1;
             for ci in base..base + width {
                 let mut first = 0u32;
