@@ -198,9 +198,41 @@ fn surface_color(hit: Hit, o: vec3<f32>, d: vec3<f32>) -> vec4<f32> {
 
 @fragment
 fn fs_raycast(in: FullscreenOut) -> @location(0) vec4<f32> {
+    return raycast_pixel(in.screen_px);
+}
+
+// Headless frames can be ray cast in a compute pass instead (margo-render's compute_raycast.rs):
+// the same pixels, written straight into the frame. GPUs built for compute (NVIDIA H100/H200)
+// run fragment shaders on a few graphics-capable units only, compute shaders on all of them.
+@group(2) @binding(0) var frame_out: texture_storage_2d<rgba8unorm, write>;
+// x, y: the frame pixel of invocation (0, 0) (the corner of the rectangle that rays can meet
+// anything in); z, w: that rectangle's size in pixels.
+@group(2) @binding(1) var<uniform> dispatch_rect: vec4<u32>;
+
+// Each workgroup covers a TILE x TILE pixel tile, its invocations in Morton order, so that
+// consecutive invocations (one SIMD vector on a CPU rasteriser, part of a warp on a GPU) cover
+// compact blocks of pixels (4 x 2, 4 x 4, ...) whose rays stay close together.
+const TILE: u32 = 8u;
+
+@compute @workgroup_size(64)
+fn cs_raycast(@builtin(workgroup_id) tile: vec3<u32>, @builtin(local_invocation_index) i: u32) {
+    let in_tile = vec2<u32>(
+        (i & 1u) | ((i >> 1u) & 2u) | ((i >> 2u) & 4u),
+        ((i >> 1u) & 1u) | ((i >> 2u) & 2u) | ((i >> 3u) & 4u),
+    );
+    let id = tile.xy * TILE + in_tile;
+    if (id.x >= dispatch_rect.z || id.y >= dispatch_rect.w) {
+        return;
+    }
+    let px = dispatch_rect.xy + id;
+    textureStore(frame_out, px, raycast_pixel(vec2<f32>(px) + vec2<f32>(0.5)));
+}
+
+// The colour of the pixel whose centre is at `screen_px` (pixels of the view, centres at +0.5).
+fn raycast_pixel(screen_px: vec2<f32>) -> vec4<f32> {
     let o = view.origin_world.xyz;
-    let through = view.axis_z_world.xyz + (in.screen_px.x - 0.5 * view.screen.x) * view.axis_x_world.xyz
-        + (in.screen_px.y - 0.5 * view.screen.y) * view.axis_y_world.xyz;
+    let through = view.axis_z_world.xyz + (screen_px.x - 0.5 * view.screen.x) * view.axis_x_world.xyz
+        + (screen_px.y - 0.5 * view.screen.y) * view.axis_y_world.xyz;
     let d = normalize(through);
 
     // Ray interval inside the volume (texture box), then the clip box and clip plane.
@@ -230,7 +262,7 @@ fn fs_raycast(in: FullscreenOut) -> @location(0) vec4<f32> {
     let step = max(view.ray.x, 1e-3);
     var t = span.x;
     if (SPEC_JITTER) {
-        t = t + step * hash_pixel(vec2<u32>(in.screen_px), view.modes.z);
+        t = t + step * hash_pixel(vec2<u32>(screen_px), view.modes.z);
     }
     let steps = min(u32(max(ceil((span.y - t) / step), 0.0)), MAX_STEPS);
     let overlays_on = SPEC_OVERLAYS;

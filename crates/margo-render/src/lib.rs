@@ -58,6 +58,7 @@
 //! while dragging a 3D view set [`RaycastView::step_scale`] to [`raycast::INTERACTIVE_STEP_SCALE`].
 
 mod bricks;
+mod compute_raycast;
 pub mod context;
 pub mod error;
 pub mod gpu_types;
@@ -83,7 +84,7 @@ pub use overlay::{
 pub use raycast::{
     ClipPlane, RayMode, RaycastView, TfChoice, TransferFunction, TransferFunctionPreset,
 };
-pub use renderer::{Frame, RenderTarget, Renderer, ViewKey};
+pub use renderer::{Frame, HeadlessRaycast, RenderTarget, Renderer, ViewKey};
 pub use spec::{Preset, RenderMode, ViewName, ViewSpec};
 pub use window::{WindowLevel, WindowPreset};
 

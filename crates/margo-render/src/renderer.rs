@@ -27,6 +27,7 @@ pub const VOLUME_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R16Float;
 pub const HEADLESS_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
 
 use crate::bricks::{brick_ranges, brick_voxels, chebyshev_distance};
+use crate::compute_raycast::ComputeRaycast;
 
 /// Identifies one view's uniforms (e.g. 0..3 for the app's panes).
 pub type ViewKey = u64;
@@ -105,6 +106,34 @@ struct Offscreen {
     texture: wgpu::Texture,
     view: wgpu::TextureView,
     readback: wgpu::Buffer,
+    /// The compute ray caster's output binding of `texture`, when allocated for that path.
+    compute_output: Option<wgpu::BindGroup>,
+}
+
+/// How headless frames (`render_to_rgba`, `render_and_wait`) are ray cast. Both give the same
+/// pixels; they differ in speed by device (see `compute_raycast.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadlessRaycast {
+    /// A full-screen fragment pass (the path `paint` always takes).
+    Fragment,
+    /// A compute pass writing the frame's pixels.
+    Compute,
+}
+
+impl HeadlessRaycast {
+    /// Compute where the device can write a storage texture from a 64-invocation workgroup
+    /// (every Vulkan, Metal and D3D12 device; not WebGL2-class limits), else fragment.
+    pub fn default_for(limits: &wgpu::Limits) -> Self {
+        let invocations = crate::compute_raycast::TILE_PX * crate::compute_raycast::TILE_PX;
+        if limits.max_storage_textures_per_shader_stage >= 1
+            && limits.max_compute_invocations_per_workgroup >= invocations
+            && limits.max_compute_workgroup_size_x >= invocations
+        {
+            Self::Compute
+        } else {
+            Self::Fragment
+        }
+    }
 }
 
 /// GPU renderer of one CT volume with overlays. Create one per device; it owns its textures and
@@ -145,6 +174,9 @@ pub struct Renderer {
     mask_cpu: Option<Mask>,
     views: HashMap<ViewKey, ViewSlot>,
     offscreen: Option<Offscreen>,
+    headless_raycast: HeadlessRaycast,
+    /// Made when the first frame takes the compute path.
+    compute: Option<ComputeRaycast>,
 }
 
 fn gpu_error(step: &'static str, e: wgpu::Error) -> RenderError {
@@ -172,6 +204,11 @@ fn scoped<T>(
     }
 }
 
+/// Stages that read the scene: fragment shaders, and the compute ray caster
+/// (`compute_raycast.rs`).
+const SCENE_STAGES: wgpu::ShaderStages =
+    wgpu::ShaderStages::FRAGMENT.union(wgpu::ShaderStages::COMPUTE);
+
 fn texture_entry(
     binding: u32,
     filterable: bool,
@@ -179,7 +216,7 @@ fn texture_entry(
 ) -> wgpu::BindGroupLayoutEntry {
     wgpu::BindGroupLayoutEntry {
         binding,
-        visibility: wgpu::ShaderStages::FRAGMENT,
+        visibility: SCENE_STAGES,
         ty: wgpu::BindingType::Texture {
             sample_type: wgpu::TextureSampleType::Float { filterable },
             view_dimension: dim,
@@ -228,6 +265,15 @@ impl Renderer {
         Self::build(device, queue, name, RenderTarget::color(HEADLESS_FORMAT))
     }
 
+    /// How headless frames are ray cast from now on.
+    pub fn set_headless_raycast(&mut self, path: HeadlessRaycast) {
+        self.headless_raycast = path;
+    }
+
+    pub fn headless_raycast(&self) -> HeadlessRaycast {
+        self.headless_raycast
+    }
+
     /// The adapter this renderer runs on ("llvmpipe (Vulkan)" on lavapipe).
     pub fn adapter_name(&self) -> &str {
         &self.adapter_name
@@ -255,20 +301,23 @@ impl Renderer {
                     texture_entry(0, true, wgpu::TextureViewDimension::D3),
                     wgpu::BindGroupLayoutEntry {
                         binding: 1,
-                        visibility: wgpu::ShaderStages::FRAGMENT,
+                        visibility: SCENE_STAGES,
                         ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
                         count: None,
                     },
                     texture_entry(2, true, wgpu::TextureViewDimension::D3),
                     texture_entry(3, true, wgpu::TextureViewDimension::D3),
                     texture_entry(4, true, wgpu::TextureViewDimension::D2),
-                    uniform_entry(5, wgpu::ShaderStages::FRAGMENT),
+                    uniform_entry(5, SCENE_STAGES),
                     texture_entry(6, true, wgpu::TextureViewDimension::D3),
                 ],
             });
             let view_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: Some("margo view"),
-                entries: &[uniform_entry(0, wgpu::ShaderStages::VERTEX_FRAGMENT)],
+                entries: &[uniform_entry(
+                    0,
+                    wgpu::ShaderStages::VERTEX_FRAGMENT | wgpu::ShaderStages::COMPUTE,
+                )],
             });
             let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                 label: Some("margo"),
@@ -318,6 +367,7 @@ impl Renderer {
             let overlay_uniforms = OverlayUniforms::default();
             let occupancy = empty_occupancy(&device, &queue);
             queue.write_buffer(&overlay_buffer, 0, bytemuck::bytes_of(&overlay_uniforms));
+            let headless_raycast = HeadlessRaycast::default_for(&device.limits());
             let r = Self {
                 device,
                 queue,
@@ -357,6 +407,8 @@ impl Renderer {
                 mask_cpu: None,
                 views: HashMap::new(),
                 offscreen: None,
+                headless_raycast,
+                compute: None,
             };
             for preset in TransferFunctionPreset::ALL {
                 r.write_tf_row(preset.row(), &preset.transfer_function());
@@ -829,17 +881,15 @@ impl Renderer {
         })
     }
 
-    /// Uploads a view's uniforms and makes sure the pipeline variant that draws it for `target`
-    /// exists.
+    /// Uploads a view's uniforms; returns the pipeline variant that draws it (the caller makes
+    /// sure that pipeline exists).
     fn write_view(
         &mut self,
         key: ViewKey,
         uniforms: &ViewUniforms,
         kind: ViewKind,
-        target: RenderTarget,
-    ) -> Result<(), RenderError> {
+    ) -> PipelineVariant {
         let variant = PipelineVariant::of(kind, uniforms, self.overlay_uniforms.counts);
-        self.ensure_pipeline(target, variant)?;
         if !self.views.contains_key(&key) {
             let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("margo view uniforms"),
@@ -870,7 +920,7 @@ impl Renderer {
         slot.variant = variant;
         self.queue
             .write_buffer(&slot.buffer, 0, bytemuck::bytes_of(uniforms));
-        Ok(())
+        variant
     }
 
     /// Validates `frame` and uploads its uniforms for view `key`. Call outside any render pass
@@ -885,7 +935,8 @@ impl Renderer {
         }
         let (uniforms, kind) = self.uniforms_for(frame, self.target.format)?;
         self.scene_bind_group()?;
-        self.write_view(key, &uniforms, kind, self.target)
+        let variant = self.write_view(key, &uniforms, kind);
+        self.ensure_pipeline(self.target, variant)
     }
 
     /// Draws prepared view `key` into the caller's pass, filling the pass's current viewport
@@ -944,7 +995,14 @@ impl Renderer {
         Ok(())
     }
 
-    fn ensure_offscreen(&mut self, width: u32, height: u32) -> Result<(), RenderError> {
+    /// Makes the offscreen frame `width` x `height`, writable by the compute ray caster when
+    /// `compute` (which must then exist).
+    fn ensure_offscreen(
+        &mut self,
+        width: u32,
+        height: u32,
+        compute: bool,
+    ) -> Result<(), RenderError> {
         let max = self.device.limits().max_texture_dimension_2d;
         if width > max || height > max {
             return Err(RenderError::OutputTooLarge {
@@ -956,7 +1014,9 @@ impl Renderer {
         if self
             .offscreen
             .as_ref()
-            .is_some_and(|o| o.width == width && o.height == height)
+            .is_some_and(|o| {
+                o.width == width && o.height == height && o.compute_output.is_some() == compute
+            })
         {
             return Ok(());
         }
@@ -974,10 +1034,22 @@ impl Renderer {
                 sample_count: 1,
                 dimension: wgpu::TextureDimension::D2,
                 format: HEADLESS_FORMAT,
-                usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+                // Storage only where used: WebGL2-class devices have no storage textures.
+                usage: wgpu::TextureUsages::RENDER_ATTACHMENT
+                    | wgpu::TextureUsages::COPY_SRC
+                    | if compute {
+                        wgpu::TextureUsages::STORAGE_BINDING
+                    } else {
+                        wgpu::TextureUsages::empty()
+                    },
                 view_formats: &[],
             });
             let view = texture.create_view(&Default::default());
+            let compute_output = self
+                .compute
+                .as_ref()
+                .filter(|_| compute)
+                .map(|c| c.output_bind_group(&self.device, &view));
             let readback = self.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("margo readback"),
                 size: u64::from(padded_bytes_per_row) * u64::from(height),
@@ -991,6 +1063,7 @@ impl Renderer {
                 texture,
                 view,
                 readback,
+                compute_output,
             }
         })?;
         self.offscreen = Some(off);
@@ -1013,10 +1086,27 @@ impl Renderer {
             }
             _ => None,
         };
-        self.ensure_offscreen(width, height)?;
+        let compute = kind == ViewKind::Raycast && self.headless_raycast == HeadlessRaycast::Compute;
         self.scene_bind_group()?;
         let target = RenderTarget::color(HEADLESS_FORMAT);
-        self.write_view(HEADLESS_KEY, &uniforms, kind, target)?;
+        let variant = self.write_view(HEADLESS_KEY, &uniforms, kind);
+        if compute {
+            let device = &self.device;
+            let (scene_layout, view_layout) = (&self.scene_layout, &self.view_layout);
+            let module = &self.raycast_module;
+            let slot = &mut self.compute;
+            scoped(device, "creating a compute pipeline", || {
+                slot.get_or_insert_with(|| {
+                    ComputeRaycast::new(device, scene_layout, view_layout, HEADLESS_FORMAT)
+                })
+                .ensure_pipeline(device, module, variant)
+            })?;
+        } else {
+            self.ensure_pipeline(target, variant)?;
+        }
+        // Keeps the frame when the size and path stay (the offscreen of the last frame's
+        // path is reallocated on a switch, which only tests and benchmarks do).
+        self.ensure_offscreen(width, height, compute)?;
         let off = self.offscreen.as_ref().expect("allocated above");
         let device = self.device.clone();
         scoped(
@@ -1046,12 +1136,35 @@ impl Renderer {
                         multiview_mask: None,
                     });
                     match scissor {
+                        _ if compute => {}
                         Some([_, _, 0, _] | [_, _, _, 0]) => {}
                         Some([x, y, w, h]) => {
                             pass.set_scissor_rect(x, y, w, h);
                             self.paint_with(&mut pass, HEADLESS_KEY, target)?;
                         }
                         None => self.paint_with(&mut pass, HEADLESS_KEY, target)?,
+                    }
+                }
+                if compute {
+                    // The pass above cleared the frame; rays outside the rectangle meet nothing.
+                    let rect = scissor.unwrap_or([0, 0, width, height]);
+                    if rect[2] > 0 && rect[3] > 0 {
+                        let not_prepared = || RenderError::ViewNotPrepared { key: HEADLESS_KEY };
+                        let slot = self.views.get(&HEADLESS_KEY).ok_or_else(not_prepared)?;
+                        let scene = self.scene_bind_group.as_ref().ok_or_else(not_prepared)?;
+                        let caster = self.compute.as_ref().ok_or_else(not_prepared)?;
+                        let output = off.compute_output.as_ref().ok_or_else(not_prepared)?;
+                        caster
+                            .encode(
+                                &mut encoder,
+                                &self.queue,
+                                variant,
+                                scene,
+                                &slot.bind_group,
+                                output,
+                                rect,
+                            )
+                            .ok_or_else(not_prepared)?;
                     }
                 }
                 if read_back {

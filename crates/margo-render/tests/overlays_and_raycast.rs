@@ -210,7 +210,9 @@ fn mpr_overlays_follow_their_geometry() {
         },
     )))
     .unwrap();
-    assert_eq!(render(&mut r, &v).pixel(23, 23)[2], 128);
+    // 50 % of 255 is 127.5, a rounding tie: llvmpipe writes 128, NVIDIA 127.
+    let half_blue = 127..=128;
+    assert!(half_blue.contains(&render(&mut r, &v).pixel(23, 23)[2]));
     let moved = Mask::from_fn(g.clone(), |i, j, k| {
         (30..36).contains(&i) && (20..28).contains(&j) && (16..24).contains(&k)
     });
@@ -224,7 +226,7 @@ fn mpr_overlays_follow_their_geometry() {
     .unwrap();
     let img = render(&mut r, &v);
     assert_eq!(img.pixel(23, 23), [0, 0, 0, 255]);
-    assert_eq!(img.pixel(32, 23)[2], 128);
+    assert!(half_blue.contains(&img.pixel(32, 23)[2]));
     r.set_mask(None).unwrap();
     assert_eq!(render(&mut r, &v).pixel(20, 23), [0, 0, 0, 255]);
 }

@@ -13,7 +13,7 @@ use anyhow::Context;
 use super::{cpu_seconds, load_average};
 use margo_render::raycast::INTERACTIVE_STEP_SCALE;
 use margo_render::{
-    Frame, Preset, RenderMode, Renderer, TransferFunctionPreset, ViewName, ViewSpec, WindowPreset,
+    Frame, HeadlessRaycast, Preset, RenderMode, Renderer, TransferFunctionPreset, ViewName, ViewSpec, WindowPreset,
 };
 use margo_volume::nalgebra::Point3;
 use margo_volume::{Volume, VolumeGeometry};
@@ -50,6 +50,29 @@ pub struct Args {
     /// (bench/gpu.sh); slow on lavapipe.
     #[arg(long)]
     pub full_hd: bool,
+    /// How ray-cast frames are drawn: in a compute pass or a fragment pass (default: the
+    /// renderer's choice for the device).
+    #[arg(long, value_enum)]
+    pub raycast: Option<RaycastPath>,
+}
+
+/// `--raycast`: margo-render's `HeadlessRaycast`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RaycastPath {
+    Compute,
+    Fragment,
+}
+
+/// A headless renderer taking the `--raycast` path, if given.
+fn open_renderer(args: &Args) -> anyhow::Result<Renderer> {
+    let mut renderer = Renderer::new_headless().context("opening a GPU device")?;
+    if let Some(path) = args.raycast {
+        renderer.set_headless_raycast(match path {
+            RaycastPath::Compute => HeadlessRaycast::Compute,
+            RaycastPath::Fragment => HeadlessRaycast::Fragment,
+        });
+    }
+    Ok(renderer)
 }
 
 /// Frames timed, wall time, and CPU seconds of the whole process (lavapipe's threads included)
@@ -114,7 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let loaded =
         margo_dicom::open_ct(&dir).with_context(|| format!("loading {}", dir.display()))?;
     let volume = &loaded.volume;
-    let mut renderer = Renderer::new_headless().context("opening a GPU device")?;
+    let mut renderer = open_renderer(&args)?;
     let t = Instant::now();
     renderer
         .upload_volume(volume)
@@ -171,10 +194,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     ];
     println!("# margo bench render: {}", dir.display());
     println!(
-        "volume {:?} voxels, adapter {}, upload {:.2} s",
+        "volume {:?} voxels, adapter {}, upload {:.2} s, ray casting in a {:?} pass",
         volume.dims(),
         renderer.adapter_name(),
-        upload_s
+        upload_s,
+        renderer.headless_raycast()
     );
     println!(
         "load average (1 min) {}",
@@ -248,7 +272,7 @@ fn repeat_slices(volume: &Volume<i16>, slices: usize) -> anyhow::Result<Volume<i
 /// The real-GPU figures: 1920x1080 frames on a 512x512x532 volume.
 fn full_hd(args: &Args, volume: &Volume<i16>) -> anyhow::Result<()> {
     let tall = repeat_slices(volume, FULL_HD_SLICES)?;
-    let mut renderer = Renderer::new_headless().context("opening a GPU device")?;
+    let mut renderer = open_renderer(args)?;
     let t = Instant::now();
     renderer
         .upload_volume(&tall)
@@ -324,7 +348,7 @@ fn large_volume(args: &Args) -> anyhow::Result<()> {
             -850 + ((i ^ j ^ k) & 31) as i16
         }
     });
-    let mut renderer = Renderer::new_headless()?;
+    let mut renderer = open_renderer(args)?;
     let t = Instant::now();
     renderer
         .upload_volume(&volume)

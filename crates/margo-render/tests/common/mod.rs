@@ -8,14 +8,22 @@ use margo_render::{RenderError, Renderer};
 pub fn renderer(test: &str) -> Option<Renderer> {
     match Renderer::new_headless() {
         Ok(r) => Some(r),
-        Err(e @ RenderError::RequestAdapter { .. }) => {
+        Err(e) => skip_without_adapter(test, e),
+    }
+}
+
+/// The skip line for `e` when it says the machine has no GPU adapter (a failure under
+/// `MARGO_REQUIRE_GPU=1`); any other error fails the test.
+pub fn skip_without_adapter<T>(test: &str, e: RenderError) -> Option<T> {
+    match e {
+        RenderError::RequestAdapter { .. } => {
             if std::env::var("MARGO_REQUIRE_GPU").as_deref() == Ok("1") {
                 panic!("{test}: no GPU adapter and MARGO_REQUIRE_GPU=1: {e}");
             }
             eprintln!("{test}: skipped: no GPU adapter ({e})");
             None
         }
-        Err(e) => panic!("{test}: could not create the renderer: {e}"),
+        e => panic!("{test}: could not open the GPU device: {e}"),
     }
 }
 
