@@ -1011,13 +1011,9 @@ impl Renderer {
                 max_dimension: max,
             });
         }
-        if self
-            .offscreen
-            .as_ref()
-            .is_some_and(|o| {
-                o.width == width && o.height == height && o.compute_output.is_some() == compute
-            })
-        {
+        if self.offscreen.as_ref().is_some_and(|o| {
+            o.width == width && o.height == height && o.compute_output.is_some() == compute
+        }) {
             return Ok(());
         }
         let padded_bytes_per_row = (width * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT)
@@ -1086,7 +1082,8 @@ impl Renderer {
             }
             _ => None,
         };
-        let compute = kind == ViewKind::Raycast && self.headless_raycast == HeadlessRaycast::Compute;
+        let compute =
+            kind == ViewKind::Raycast && self.headless_raycast == HeadlessRaycast::Compute;
         self.scene_bind_group()?;
         let target = RenderTarget::color(HEADLESS_FORMAT);
         let variant = self.write_view(HEADLESS_KEY, &uniforms, kind);

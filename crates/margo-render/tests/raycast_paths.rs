@@ -7,9 +7,9 @@
 mod common;
 
 use margo_render::{
-    ClipPlane, EllipsoidOverlay, Frame, HeadlessRaycast, Marker, MaskStyle, PointOverlay,
-    RayMode, RaycastView, Renderer, RgbaImage, SegmentOverlay, Shapes, TfChoice,
-    TransferFunctionPreset, WindowLevel,
+    ClipPlane, EllipsoidOverlay, Frame, HeadlessRaycast, Marker, MaskStyle, PointOverlay, RayMode,
+    RaycastView, Renderer, RgbaImage, SegmentOverlay, Shapes, TfChoice, TransferFunctionPreset,
+    WindowLevel,
 };
 use margo_volume::nalgebra::{Point3, Vector3};
 use margo_volume::{Aabb, Mask, Volume, VolumeGeometry};
@@ -17,8 +17,8 @@ use margo_volume::{Aabb, Mask, Volume, VolumeGeometry};
 /// A chest-like block: noisy lung (-850 HU), a soft-tissue nodule, a bone rod and a vessel-like
 /// tube, on anisotropic voxels.
 fn scene_volume() -> Volume<i16> {
-    let g =
-        VolumeGeometry::axis_aligned([40, 36, 30], [1.0, 1.2, 1.5], [-19.5, -21.0, -21.75]).unwrap();
+    let g = VolumeGeometry::axis_aligned([40, 36, 30], [1.0, 1.2, 1.5], [-19.5, -21.0, -21.75])
+        .unwrap();
     let g2 = g.clone();
     Volume::from_fn(g, move |i, j, k| {
         let p = g2.world_from_ijk([i, j, k]);
@@ -138,7 +138,10 @@ fn compute_and_fragment_ray_casting_give_the_same_frames() {
 
     let check = |r: &mut Renderer, name: &str, v: &RaycastView| {
         let (compute, fragment) = render_both(r, v);
-        assert!(lit_pixels(&fragment) > 50, "{name}: the frame shows something");
+        assert!(
+            lit_pixels(&fragment) > 50,
+            "{name}: the frame shows something"
+        );
         let off = pixels_apart(&compute, &fragment);
         // Within one level, except where a ray grazes an analytic surface: there a last-bit
         // difference between a driver's compute and fragment compilations (FMA contraction)

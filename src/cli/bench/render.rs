@@ -13,7 +13,8 @@ use anyhow::Context;
 use super::{cpu_seconds, load_average};
 use margo_render::raycast::INTERACTIVE_STEP_SCALE;
 use margo_render::{
-    Frame, HeadlessRaycast, Preset, RenderMode, Renderer, TransferFunctionPreset, ViewName, ViewSpec, WindowPreset,
+    Frame, HeadlessRaycast, Preset, RenderMode, Renderer, TransferFunctionPreset, ViewName,
+    ViewSpec, WindowPreset,
 };
 use margo_volume::nalgebra::Point3;
 use margo_volume::{Volume, VolumeGeometry};
