@@ -65,6 +65,7 @@ pub mod gpu_types;
 pub mod half;
 pub mod image;
 pub mod mpr;
+mod offscreen;
 pub mod overlay;
 pub mod raycast;
 pub mod renderer;

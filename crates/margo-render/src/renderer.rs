@@ -23,11 +23,11 @@ use margo_volume::nalgebra::Point3;
 /// rounded to the nearest representable value, at most 1 HU off up to 4096). Core WebGPU,
 /// filterable, needs no device feature, so it works on the device eframe creates.
 pub const VOLUME_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R16Float;
-/// Format of headless frames.
-pub const HEADLESS_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
+pub use crate::offscreen::HEADLESS_FORMAT;
 
 use crate::bricks::{brick_ranges, brick_voxels, chebyshev_distance};
 use crate::compute_raycast::ComputeRaycast;
+use crate::offscreen::{Offscreen, wait_for_gpu};
 
 /// Identifies one view's uniforms (e.g. 0..3 for the app's panes).
 pub type ViewKey = u64;
@@ -97,17 +97,6 @@ struct ViewSlot {
 struct GpuLabels {
     _texture: wgpu::Texture,
     view: wgpu::TextureView,
-}
-
-struct Offscreen {
-    width: u32,
-    height: u32,
-    padded_bytes_per_row: u32,
-    texture: wgpu::Texture,
-    view: wgpu::TextureView,
-    readback: wgpu::Buffer,
-    /// The compute ray caster's output binding of `texture`, when allocated for that path.
-    compute_output: Option<wgpu::BindGroup>,
 }
 
 /// How headless frames (`render_to_rgba`, `render_and_wait`) are ray cast. Both give the same
@@ -1011,56 +1000,16 @@ impl Renderer {
                 max_dimension: max,
             });
         }
-        if self.offscreen.as_ref().is_some_and(|o| {
-            o.width == width && o.height == height && o.compute_output.is_some() == compute
-        }) {
+        if self
+            .offscreen
+            .as_ref()
+            .is_some_and(|o| o.fits(width, height, compute))
+        {
             return Ok(());
         }
-        let padded_bytes_per_row = (width * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT)
-            * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
+        let caster = self.compute.as_ref().filter(|_| compute);
         let off = scoped(&self.device, "allocating the offscreen frame", || {
-            let texture = self.device.create_texture(&wgpu::TextureDescriptor {
-                label: Some("margo offscreen"),
-                size: wgpu::Extent3d {
-                    width,
-                    height,
-                    depth_or_array_layers: 1,
-                },
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: HEADLESS_FORMAT,
-                // Storage only where used: WebGL2-class devices have no storage textures.
-                usage: wgpu::TextureUsages::RENDER_ATTACHMENT
-                    | wgpu::TextureUsages::COPY_SRC
-                    | if compute {
-                        wgpu::TextureUsages::STORAGE_BINDING
-                    } else {
-                        wgpu::TextureUsages::empty()
-                    },
-                view_formats: &[],
-            });
-            let view = texture.create_view(&Default::default());
-            let compute_output = self
-                .compute
-                .as_ref()
-                .filter(|_| compute)
-                .map(|c| c.output_bind_group(&self.device, &view));
-            let readback = self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("margo readback"),
-                size: u64::from(padded_bytes_per_row) * u64::from(height),
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            Offscreen {
-                width,
-                height,
-                padded_bytes_per_row,
-                texture,
-                view,
-                readback,
-                compute_output,
-            }
+            Offscreen::new(&self.device, width, height, caster)
         })?;
         self.offscreen = Some(off);
         Ok(())
@@ -1116,22 +1065,7 @@ impl Renderer {
                             label: Some("margo headless"),
                         });
                 {
-                    let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
-                        label: Some("margo headless"),
-                        color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                            view: &off.view,
-                            depth_slice: None,
-                            resolve_target: None,
-                            ops: wgpu::Operations {
-                                load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
-                                store: wgpu::StoreOp::Store,
-                            },
-                        })],
-                        depth_stencil_attachment: None,
-                        timestamp_writes: None,
-                        occlusion_query_set: None,
-                        multiview_mask: None,
-                    });
+                    let mut pass = off.clearing_pass(&mut encoder);
                     match scissor {
                         _ if compute => {}
                         Some([_, _, 0, _] | [_, _, _, 0]) => {}
@@ -1150,7 +1084,7 @@ impl Renderer {
                         let slot = self.views.get(&HEADLESS_KEY).ok_or_else(not_prepared)?;
                         let scene = self.scene_bind_group.as_ref().ok_or_else(not_prepared)?;
                         let caster = self.compute.as_ref().ok_or_else(not_prepared)?;
-                        let output = off.compute_output.as_ref().ok_or_else(not_prepared)?;
+                        let output = off.compute_output().ok_or_else(not_prepared)?;
                         caster
                             .encode(
                                 &mut encoder,
@@ -1165,78 +1099,17 @@ impl Renderer {
                     }
                 }
                 if read_back {
-                    encoder.copy_texture_to_buffer(
-                        wgpu::TexelCopyTextureInfo {
-                            texture: &off.texture,
-                            mip_level: 0,
-                            origin: wgpu::Origin3d::ZERO,
-                            aspect: wgpu::TextureAspect::All,
-                        },
-                        wgpu::TexelCopyBufferInfo {
-                            buffer: &off.readback,
-                            layout: wgpu::TexelCopyBufferLayout {
-                                offset: 0,
-                                bytes_per_row: Some(off.padded_bytes_per_row),
-                                rows_per_image: Some(height),
-                            },
-                        },
-                        wgpu::Extent3d {
-                            width,
-                            height,
-                            depth_or_array_layers: 1,
-                        },
-                    );
+                    off.encode_copy(&mut encoder);
                 }
                 self.queue.submit([encoder.finish()]);
                 Ok(())
             },
         )??;
         if !read_back {
-            self.device
-                .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(|e| RenderError::ReadBack {
-                    reason: e.to_string(),
-                })?;
+            wait_for_gpu(&self.device)?;
             return Ok(None);
         }
-        let slice = off.readback.slice(..);
-        let (tx, rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| RenderError::ReadBack {
-                reason: e.to_string(),
-            })?;
-        match rx.recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                return Err(RenderError::ReadBack {
-                    reason: e.to_string(),
-                });
-            }
-            Err(_) => {
-                return Err(RenderError::ReadBack {
-                    reason: "the map callback never ran (device lost?)".into(),
-                });
-            }
-        }
-        let mut image = RgbaImage::new(width, height);
-        {
-            let data = slice
-                .get_mapped_range()
-                .map_err(|e| RenderError::ReadBack {
-                    reason: e.to_string(),
-                })?;
-            let row = width as usize * 4;
-            for y in 0..height as usize {
-                let src = y * off.padded_bytes_per_row as usize;
-                image.pixels[y * row..(y + 1) * row].copy_from_slice(&data[src..src + row]);
-            }
-        }
-        off.readback.unmap();
-        Ok(Some(image))
+        off.read(&self.device).map(Some)
     }
 
     /// Renders `frame` headless and returns its pixels (RGBA8, top row first).
