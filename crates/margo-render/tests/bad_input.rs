@@ -6,8 +6,8 @@ mod common;
 
 use margo_render::overlay::grow_mask;
 use margo_render::{
-    EllipsoidOverlay, Frame, MprView, RaycastView, RenderError, Shapes, Slab, SlabMode,
-    TransferFunctionPreset, WindowLevel,
+    EllipsoidOverlay, Frame, HeadlessRaycast, MprView, RaycastView, RenderError, Shapes, Slab,
+    SlabMode, TransferFunctionPreset, WindowLevel,
 };
 use margo_volume::nalgebra::{Point3, Vector3};
 use margo_volume::{AnatomicalView, Mask, Volume, VolumeGeometry};
@@ -155,6 +155,23 @@ fn bad_views_and_volumes_are_errors_and_the_device_survives() {
     rc.width_px = 16;
     rc.step_mm = Some(-1.0);
     assert!(r.render_to_rgba(&Frame::Raycast(rc.clone())).is_err());
+    rc.step_mm = None;
+    // A frame wider than the device's 2D texture limit, on both ray-casting paths.
+    let max_2d = r.device().limits().max_texture_dimension_2d;
+    for path in [HeadlessRaycast::Compute, HeadlessRaycast::Fragment] {
+        r.set_headless_raycast(path);
+        let wide = RaycastView {
+            width_px: max_2d + 1,
+            height_px: 1,
+            ..rc.clone()
+        };
+        let e = r.render_to_rgba(&Frame::Raycast(wide));
+        assert!(
+            matches!(e, Err(RenderError::OutputTooLarge { .. })),
+            "{path:?}: {e:?}"
+        );
+        assert!(r.render_to_rgba(&Frame::Raycast(rc.clone())).is_ok());
+    }
 
     // Too many or degenerate overlays.
     let sphere = EllipsoidOverlay::sphere(c, 3.0, 0, [1.0, 0.0, 0.0, 1.0]);
