@@ -205,11 +205,12 @@ impl BlockDecoder {
         let stride = w + 2;
         let stripes = h.div_ceil(4);
         let columns = (stripes + 2) * stride;
+        // 16 more columns (and their magnitudes) for the refinement pass's fixed windows.
         self.flags.clear();
-        self.flags.resize(columns, 0);
+        self.flags.resize(columns + 16, 0);
         // Magnitudes are written when a sample becomes significant and only read after.
-        if self.magnitudes.len() < columns * 4 {
-            self.magnitudes.resize(columns * 4, 0);
+        if self.magnitudes.len() < (columns + 16) * 4 {
+            self.magnitudes.resize((columns + 16) * 4, 0);
         }
         let mut p = Passes {
             mq: MqDecoder::new(block.segment),
@@ -403,7 +404,9 @@ impl Passes<'_, '_> {
     }
 
     /// Magnitude refinement of samples significant before this bit-plane, 16 columns at a
-    /// time (one loop over the set bits of their samples to refine, as above).
+    /// time (one loop over the set bits of their samples to refine, as above). The group's
+    /// flags and magnitudes are fixed-size windows (the buffers are padded for them), so the
+    /// loop has no bounds check.
     #[inline(always)]
     fn refinement_body(&mut self, plane: u32) {
         let (mut mq, mut cx) = (self.mq, self.cx);
@@ -414,25 +417,32 @@ impl Passes<'_, '_> {
             let row_start = (s + 1) * stride + 1;
             let row_end = row_start + width;
             for g in (row_start..row_end).step_by(16) {
-                let group = &mut flags[g..row_end.min(g + 16)];
+                let Some(group) = flags.get_mut(g..g + 16) else {
+                    break;
+                };
+                let group: &mut [u64; 16] = group.try_into().unwrap();
+                let Some(group_mags) = mags.get_mut(4 * g..4 * g + 64) else {
+                    break;
+                };
+                let group_mags: &mut [u32; 64] = group_mags.try_into().unwrap();
+                // Columns of this stripe row only (the window may reach into the next one).
+                let valid = u64::MAX >> (64 - 4 * (row_end - g).min(16));
                 let mut todo = 0u64;
                 for (j, &c) in group.iter().enumerate() {
                     todo |= lane_bits(to_refine(c) >> 4) << (4 * j);
                 }
+                todo &= valid;
                 while todo != 0 {
                     let t = todo.trailing_zeros() as usize;
-                    let (j, l) = (t / 4, t % 4);
-                    let f = (group[j & 15] >> (16 * l)) as u16;
-                    // 16 once refined, else 15 with a significant neighbour, else 14 (no branch).
-                    let refined = usize::from(f & REFINED != 0);
-                    let busy = usize::from(f & NEIGHBOURS != 0);
-                    let ctx = 14 + 2 * refined + (busy & (refined ^ 1));
-                    let d = mq.decode_even(&mut cx[ctx]);
-                    mags[(g + j) * 4 + l] |= d << plane;
+                    // Lane t % 4 of column t / 4 (the shift count is taken mod 64).
+                    let f = group[(t / 4) & 15].wrapping_shr((t * 16) as u32) as u32;
+                    let d = mq.decode_even(&mut cx[refinement_context(f)]);
+                    group_mags[t & 63] |= d << plane;
                     todo &= todo - 1;
                 }
-                for c in group.iter_mut() {
-                    *c |= to_refine(*c) << 2;
+                for (c, j) in group.iter_mut().zip(0..16) {
+                    let column = 0u64.wrapping_sub((valid >> (4 * j)) & 1);
+                    *c |= (to_refine(*c) << 2) & column;
                 }
             }
         }
@@ -484,6 +494,14 @@ impl Passes<'_, '_> {
         }
         (self.mq, self.cx) = (mq, cx);
     }
+}
+
+/// Context of a refinement decision for a sample of state word `f`, with no branch: 22 once
+/// refined, else 23 with a significant neighbour, else 24. `f & (REFINED | NEIGHBOURS)` has
+/// 17 leading zeros when refined, 24 to 31 with a neighbour, 32 without.
+#[inline(always)]
+fn refinement_context(f: u32) -> usize {
+    20 + (f & u32::from(REFINED | NEIGHBOURS)).leading_zeros() as usize / 8
 }
 
 /// Bit 12 of each lane set when the lane is significant and was not coded in this plane's

@@ -4,8 +4,9 @@
 
 use std::hint::select_unpredictable;
 
-/// Contexts: 9 zero coding, 5 sign, 3 refinement, run length, uniform (19), in an array of 32
-/// so that `index & 31` needs no bounds check.
+/// Contexts: 9 zero coding (0-8), 5 sign (9-13), run length (17), uniform (18), 3 refinement
+/// (22-24, where the refinement pass computes them), in an array of 32 so that `index & 31`
+/// needs no bounds check.
 pub(crate) const CONTEXTS: usize = 32;
 pub(crate) const CTX_RUN: usize = 17;
 pub(crate) const CTX_UNIFORM: usize = 18;
