@@ -188,9 +188,9 @@ pub(crate) struct CodeBlock<'a> {
 struct Passes<'a, 'b> {
     mq: MqDecoder<'a>,
     cx: [Context; CONTEXTS],
+    zc: &'static [u8; 256],
     flags: &'b mut [u64],
     mags: &'b mut [u32],
-    zc: &'static [u8; 256],
     /// Columns per stripe row, padding included.
     stride: usize,
     width: usize,
@@ -215,9 +215,9 @@ impl BlockDecoder {
         let mut p = Passes {
             mq: MqDecoder::new(block.segment),
             cx: initial_contexts(),
+            zc: &ZC[block.orientation as usize],
             flags: &mut self.flags,
             mags: &mut self.magnitudes,
-            zc: &ZC[block.orientation as usize],
             stride,
             width: w,
             height: h,
@@ -362,40 +362,46 @@ impl Passes<'_, '_> {
             let row_start = (s + 1) * stride + 1;
             let row_end = row_start + width;
             for g in (row_start..row_end).step_by(16) {
-                let n = (row_end - g).min(16);
-                let group = &flags[g..g + n];
+                if flags.len() < g + 16 {
+                    break;
+                }
+                // Columns of this stripe row only (the window may reach into the next one).
+                let valid = u64::MAX >> (64 - 4 * (row_end - g).min(16));
                 // Bit 4j + l: lane l of column g + j is a candidate.
                 let mut todo = 0u64;
-                for (j, &c) in group.iter().enumerate() {
-                    todo |= lane_bits(candidates_significance(c) & lanes) << (4 * j);
+                for j in 0..16 {
+                    todo |= lane_bits(candidates_significance(flags[g + j]) & lanes) << (4 * j);
                 }
-                let mut visited = 0u64;
+                todo &= valid;
+                // Samples coded: the first candidates and those added on the way.
+                let mut visited = todo;
                 while todo != 0 {
                     let t = todo.trailing_zeros() as usize;
-                    let (j, l) = (t / 4, t % 4);
-                    let ci = g + j;
-                    let f = (flags[ci] >> (16 * l)) as u16;
+                    let ci = g + (t / 4 & 15);
+                    // Lane t % 4 (the shift count is taken mod 64). The window is the one
+                    // checked above (no bounds check here).
+                    let f = flags[g..g + 16][t / 4 & 15].wrapping_shr((t * 16) as u32) as u16;
                     let ctx = zc[usize::from(f & NEIGHBOURS)];
                     if mq.decode_even(&mut cx[usize::from(ctx) & 31]) != 0 {
+                        let (j, l) = (t / 4, t % 4);
                         let own = become_significant(
                             &mut mq, &mut cx, flags, mags, stride, ci, l, f, plane,
                         );
                         flags[ci] |= own;
                         // Later lanes of this column, and the next column, may have become
-                        // candidates.
+                        // candidates (bits above `t`, coded later in this loop).
                         let later = u64::MAX.checked_shl(16 * (l as u32 + 1)).unwrap_or(0);
-                        todo |= lane_bits(candidates_significance(flags[ci]) & lanes & later)
-                            << (4 * j);
-                        if j + 1 < n {
-                            todo |= lane_bits(candidates_significance(flags[ci + 1]) & lanes)
-                                << (4 * (j + 1));
-                        }
+                        let added = (lane_bits(candidates_significance(flags[ci]) & lanes & later)
+                            | (lane_bits(candidates_significance(flags[ci + 1]) & lanes) << 4))
+                            << (4 * j)
+                            & valid;
+                        todo |= added;
+                        visited |= added;
                     }
-                    visited |= 1 << t;
                     // `t` is still the lowest set bit: the bits added are above it.
                     todo &= todo - 1;
                 }
-                for (j, c) in flags[g..g + n].iter_mut().enumerate() {
+                for (j, c) in flags[g..g + 16].iter_mut().enumerate() {
                     *c |= SPREAD[((visited >> (4 * j)) & 15) as usize] * u64::from(VISITED);
                 }
             }
