@@ -367,6 +367,11 @@ impl Passes<'_, '_> {
                 }
                 // Columns of this stripe row only (the window may reach into the next one).
                 let valid = u64::MAX >> (64 - 4 * (row_end - g).min(16));
+                // Groups with no significant neighbour anywhere (high bit-planes, quiet
+                // areas) have no candidate: skipped after one cheap test.
+                if flags[g..g + 16].iter().fold(0, |any, &c| any | c) & NEIGHBOURS4 == 0 {
+                    continue;
+                }
                 // Bit 4j + l: lane l of column g + j is a candidate.
                 let mut todo = 0u64;
                 for j in 0..16 {
@@ -433,6 +438,11 @@ impl Passes<'_, '_> {
                 let group_mags: &mut [u32; 64] = group_mags.try_into().unwrap();
                 // Columns of this stripe row only (the window may reach into the next one).
                 let valid = u64::MAX >> (64 - 4 * (row_end - g).min(16));
+                // Groups with no significant sample yet (high bit-planes) are skipped after
+                // one cheap test.
+                if group.iter().fold(0, |any, &c| any | c) & SIG4 == 0 {
+                    continue;
+                }
                 let mut todo = 0u64;
                 for (j, &c) in group.iter().enumerate() {
                     todo |= lane_bits(to_refine(c) >> 4) << (4 * j);

@@ -472,22 +472,35 @@ mod timing {
             })
             .chain([0xFF, 0xFF])
             .collect();
-        for even in [true, false] {
+        for (even, rot) in [(true, 1), (true, 2), (true, 4), (true, 8), (false, 2)] {
             let mut dec = MqDecoder::new(&data);
             let mut cx = initial_contexts();
             let n = 3_000_000;
             let t = std::time::Instant::now();
             let mut acc = 0u32;
             for i in 0..n {
-                let k = 14 + (i & 1);
+                let k = 20 + (i % rot);
                 acc = acc.wrapping_add(if even {
                     dec.decode_even(&mut cx[k])
                 } else {
                     dec.decode(&mut cx[k])
                 });
             }
+            if rot == 1 {
+                let mut dec = MqDecoder::new(&data);
+                let mut e = initial_contexts()[20];
+                let t = std::time::Instant::now();
+                let mut acc = 0u32;
+                for _ in 0..n {
+                    acc = acc.wrapping_add(dec.decode_even(&mut e));
+                }
+                eprintln!(
+                    "even, 1 context in a register: {:.2} ns per decision ({acc})",
+                    t.elapsed().as_secs_f64() * 1e9 / n as f64
+                );
+            }
             eprintln!(
-                "even {even}: {:.2} ns per decision ({acc})",
+                "even {even}, {rot} contexts: {:.2} ns per decision ({acc})",
                 t.elapsed().as_secs_f64() * 1e9 / n as f64
             );
         }
