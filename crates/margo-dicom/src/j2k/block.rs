@@ -380,15 +380,28 @@ impl Passes<'_, '_> {
                 todo &= valid;
                 // Samples coded: the first candidates and those added on the way.
                 let mut visited = todo;
-                while todo != 0 {
-                    let t = todo.trailing_zeros() as usize;
-                    let ci = g + (t / 4 & 15);
-                    // Lane t % 4 (the shift count is taken mod 64). The window is the one
-                    // checked above (no bounds check here).
-                    let f = flags[g..g + 16][t / 4 & 15].wrapping_shr((t * 16) as u32) as u16;
+                if todo == 0 {
+                    continue;
+                }
+                // The state of sample `t` (lane t % 4 of column t / 4; the shift is taken
+                // mod 64), from the window checked above (no bounds check).
+                let state = |flags: &[u64], t: usize| {
+                    flags[g..g + 16][t / 4 & 15].wrapping_shr((t * 16) as u32) as u16
+                };
+                let mut t = todo.trailing_zeros() as usize;
+                let mut f = state(flags, t);
+                loop {
+                    // The next candidate and its context are found before this decision is
+                    // known (a significance decision is often mispredicted; the loop then
+                    // restarts with them ready). A sample becoming significant changes the
+                    // states around it: it finds them again.
+                    let mut rest = todo & (todo - 1);
+                    let mut t_next = rest.trailing_zeros() as usize;
+                    let mut f_next = state(flags, t_next);
                     let ctx = zc[usize::from(f & NEIGHBOURS)];
                     if mq.decode_even(&mut cx[usize::from(ctx) & 31]) != 0 {
                         let (j, l) = (t / 4, t % 4);
+                        let ci = g + (j & 15);
                         let own = become_significant(
                             &mut mq, &mut cx, flags, mags, stride, ci, l, f, plane,
                         );
@@ -400,11 +413,16 @@ impl Passes<'_, '_> {
                             | (lane_bits(candidates_significance(flags[ci + 1]) & lanes) << 4))
                             << (4 * j)
                             & valid;
-                        todo |= added;
+                        rest |= added;
                         visited |= added;
+                        t_next = rest.trailing_zeros() as usize;
+                        f_next = state(flags, t_next);
                     }
-                    // `t` is still the lowest set bit: the bits added are above it.
-                    todo &= todo - 1;
+                    todo = rest;
+                    if todo == 0 {
+                        break;
+                    }
+                    (t, f) = (t_next, f_next);
                 }
                 for (j, c) in flags[g..g + 16].iter_mut().enumerate() {
                     *c |= SPREAD[((visited >> (4 * j)) & 15) as usize] * u64::from(VISITED);
