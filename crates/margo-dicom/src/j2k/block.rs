@@ -228,19 +228,19 @@ impl BlockDecoder {
         } else {
             p.run::<false>(top);
         }
-        // Write out the signed values.
+        // Write out the signed values, row by row over slices (no bounds check in the loop,
+        // no branch: magnitudes of samples never significant may be stale, hence the mask).
         for y in 0..h {
             let row = &mut out[y * out_stride..y * out_stride + w];
             let (s, lane) = (y / 4, y % 4);
-            for (x, v) in row.iter_mut().enumerate() {
-                let ci = (s + 1) * stride + x + 1;
-                let f = (self.flags[ci] >> (16 * lane)) as u16;
-                let m = if f & SIG != 0 {
-                    self.magnitudes[ci * 4 + lane] as i32
-                } else {
-                    0
-                };
-                *v = if f & NEG != 0 { -m } else { m };
+            let first = (s + 1) * stride + 1;
+            let words = &self.flags[first..first + w];
+            let mags = self.magnitudes[4 * first..4 * (first + w)].chunks_exact(4);
+            for ((v, &word), m) in row.iter_mut().zip(words).zip(mags) {
+                let f = (word >> (16 * lane)) as u32;
+                let significant = 0u32.wrapping_sub(u32::from(f & u32::from(SIG) != 0));
+                let negative = 0u32.wrapping_sub(u32::from(f & u32::from(NEG) != 0));
+                *v = ((m[lane] & significant) ^ negative).wrapping_sub(negative) as i32;
             }
         }
     }
