@@ -188,9 +188,9 @@ pub(crate) struct CodeBlock<'a> {
 struct Passes<'a, 'b> {
     mq: MqDecoder<'a>,
     cx: [Context; CONTEXTS],
-    zc: &'static [u8; 256],
     flags: &'b mut [u64],
     mags: &'b mut [u32],
+    zc: &'static [u8; 256],
     /// Columns per stripe row, padding included.
     stride: usize,
     width: usize,
@@ -205,7 +205,7 @@ impl BlockDecoder {
         let stride = w + 2;
         let stripes = h.div_ceil(4);
         let columns = (stripes + 2) * stride;
-        // 16 more columns (and their magnitudes) for the refinement pass's fixed windows.
+        // 16 more columns (and their magnitudes) for the passes' 16-column windows.
         self.flags.clear();
         self.flags.resize(columns + 16, 0);
         // Magnitudes are written when a sample becomes significant and only read after.
@@ -215,9 +215,9 @@ impl BlockDecoder {
         let mut p = Passes {
             mq: MqDecoder::new(block.segment),
             cx: initial_contexts(),
-            zc: &ZC[block.orientation as usize],
             flags: &mut self.flags,
             mags: &mut self.magnitudes,
+            zc: &ZC[block.orientation as usize],
             stride,
             width: w,
             height: h,
@@ -362,6 +362,7 @@ impl Passes<'_, '_> {
             let row_start = (s + 1) * stride + 1;
             let row_end = row_start + width;
             for g in (row_start..row_end).step_by(16) {
+                // Never true: `decode` pads the buffers for a 16-column window at every group.
                 if flags.len() < g + 16 {
                     break;
                 }
@@ -386,7 +387,7 @@ impl Passes<'_, '_> {
                 // The state of sample `t` (lane t % 4 of column t / 4; the shift is taken
                 // mod 64), from the window checked above (no bounds check).
                 let state = |flags: &[u64], t: usize| {
-                    flags[g..g + 16][t / 4 & 15].wrapping_shr((t * 16) as u32) as u16
+                    flags[g..g + 16][(t / 4) & 15].wrapping_shr((t * 16) as u32) as u16
                 };
                 let mut t = todo.trailing_zeros() as usize;
                 let mut f = state(flags, t);
@@ -446,6 +447,7 @@ impl Passes<'_, '_> {
             let row_start = (s + 1) * stride + 1;
             let row_end = row_start + width;
             for g in (row_start..row_end).step_by(16) {
+                // Never None: `decode` pads the buffers for these windows at every group.
                 let Some(group) = flags.get_mut(g..g + 16) else {
                     break;
                 };
