@@ -495,11 +495,28 @@ impl Passes<'_, '_> {
         for s in 0..height.div_ceil(4) {
             let (rows, lanes) = stripe_rows(height, s);
             let base = (s + 1) * stride + 1;
-            for ci in base..base + width {
+            let end = base + width;
+            let mut ci = base;
+            while ci < end {
                 let mut first = 0u32;
                 let mut col = flags[ci];
                 if rows == 4 && col == 0 {
-                    if mq.decode(&mut cx[CTX_RUN]) == 0 {
+                    // A run of quiet columns, its context in a register, until one of them
+                    // holds a significant sample or a column is not quiet.
+                    let mut run = cx[CTX_RUN];
+                    let mut hit = false;
+                    loop {
+                        if mq.decode(&mut run) != 0 {
+                            hit = true;
+                            break;
+                        }
+                        ci += 1;
+                        if ci == end || flags[ci] != 0 {
+                            break;
+                        }
+                    }
+                    cx[CTX_RUN] = run;
+                    if !hit {
                         continue;
                     }
                     let hi = mq.decode(&mut cx[CTX_UNIFORM]);
@@ -526,6 +543,7 @@ impl Passes<'_, '_> {
                     m &= m - 1;
                 }
                 flags[ci] = col & !VISITED4;
+                ci += 1;
             }
         }
         (self.mq, self.cx) = (mq, cx);
