@@ -495,58 +495,97 @@ impl Passes<'_, '_> {
         for s in 0..height.div_ceil(4) {
             let (rows, lanes) = stripe_rows(height, s);
             let base = (s + 1) * stride + 1;
-            let end = base + width;
-            let mut ci = base;
-            while ci < end {
-                let mut first = 0u32;
-                let mut col = flags[ci];
-                if rows == 4 && col == 0 {
-                    // A run of quiet columns, its context in a register, until one of them
-                    // holds a significant sample or a column is not quiet.
-                    let mut run = cx[CTX_RUN];
-                    let mut hit = false;
-                    loop {
-                        if mq.decode(&mut run) != 0 {
-                            hit = true;
-                            break;
-                        }
-                        ci += 1;
-                        if ci == end || flags[ci] != 0 {
-                            break;
-                        }
-                    }
-                    cx[CTX_RUN] = run;
-                    if !hit {
-                        continue;
-                    }
-                    let hi = mq.decode(&mut cx[CTX_UNIFORM]);
-                    let lo = mq.decode(&mut cx[CTX_UNIFORM]);
-                    let l = (hi << 1 | lo) as usize;
-                    col |=
-                        become_significant(&mut mq, &mut cx, flags, mags, stride, ci, l, 0, plane);
-                    first = l as u32 + 1;
-                }
-                // Bit 12 of each lane from `first` on: neither significant nor visited.
-                let mut m = !(col | (col >> 1))
-                    & SIG4
-                    & lanes
-                    & u64::MAX.checked_shl(16 * first).unwrap_or(0);
-                while m != 0 {
-                    let l = (m.trailing_zeros() / 16) as usize;
-                    let f = (col >> (16 * l)) as u16;
-                    let ctx = zc[usize::from(f & NEIGHBOURS)];
-                    if mq.decode(&mut cx[usize::from(ctx) & 31]) != 0 {
-                        col |= become_significant(
-                            &mut mq, &mut cx, flags, mags, stride, ci, l, f, plane,
-                        );
-                    }
-                    m &= m - 1;
-                }
-                flags[ci] = col & !VISITED4;
-                ci += 1;
+            let stripe = Stripe {
+                base,
+                end: base + width,
+                lanes,
+                stride,
+                plane,
+            };
+            // Full stripes (all but maybe the last) are compiled apart: no test of the row
+            // count per column.
+            if rows == 4 {
+                cleanup_stripe::<true>(&mut mq, &mut cx, flags, mags, zc, &stripe);
+            } else {
+                cleanup_stripe::<false>(&mut mq, &mut cx, flags, mags, zc, &stripe);
             }
         }
         (self.mq, self.cx) = (mq, cx);
+    }
+}
+
+/// One stripe row for [`cleanup_stripe`].
+struct Stripe {
+    /// First and past-the-last column index.
+    base: usize,
+    end: usize,
+    /// The state bits of the stripe's rows (see [`stripe_rows`]).
+    lanes: u64,
+    stride: usize,
+    plane: u32,
+}
+
+/// The cleanup pass over one stripe row; `FULL`: it has 4 rows (quiet columns are then
+/// run-length coded).
+#[inline(always)]
+fn cleanup_stripe<const FULL: bool>(
+    mq: &mut MqDecoder<'_>,
+    cx: &mut [Context; CONTEXTS],
+    flags: &mut [u64],
+    mags: &mut [u32],
+    zc: &[u8; 256],
+    stripe: &Stripe,
+) {
+    let &Stripe {
+        base,
+        end,
+        lanes,
+        stride,
+        plane,
+    } = stripe;
+    let mut ci = base;
+    while ci < end {
+        let mut first = 0u32;
+        let mut col = flags[ci];
+        if FULL && col == 0 {
+            // A run of quiet columns, its context in a register, until one of them holds
+            // a significant sample or a column is not quiet.
+            let mut run = cx[CTX_RUN];
+            let mut hit = false;
+            loop {
+                if mq.decode(&mut run) != 0 {
+                    hit = true;
+                    break;
+                }
+                ci += 1;
+                if ci == end || flags[ci] != 0 {
+                    break;
+                }
+            }
+            cx[CTX_RUN] = run;
+            if !hit {
+                continue;
+            }
+            let hi = mq.decode(&mut cx[CTX_UNIFORM]);
+            let lo = mq.decode(&mut cx[CTX_UNIFORM]);
+            let l = (hi << 1 | lo) as usize;
+            col |= become_significant(mq, cx, flags, mags, stride, ci, l, 0, plane);
+            first = l as u32 + 1;
+        }
+        // Bit 12 of each lane from `first` on: neither significant nor visited.
+        let mut m =
+            !(col | (col >> 1)) & SIG4 & lanes & u64::MAX.checked_shl(16 * first).unwrap_or(0);
+        while m != 0 {
+            let l = (m.trailing_zeros() / 16) as usize;
+            let f = (col >> (16 * l)) as u16;
+            let ctx = zc[usize::from(f & NEIGHBOURS)];
+            if mq.decode(&mut cx[usize::from(ctx) & 31]) != 0 {
+                col |= become_significant(mq, cx, flags, mags, stride, ci, l, f, plane);
+            }
+            m &= m - 1;
+        }
+        flags[ci] = col & !VISITED4;
+        ci += 1;
     }
 }
 
