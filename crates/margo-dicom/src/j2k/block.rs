@@ -358,76 +358,20 @@ impl Passes<'_, '_> {
         let (width, height) = (self.width, self.height);
         let (flags, mags, zc, stride) = (&mut *self.flags, &mut *self.mags, self.zc, self.stride);
         for s in 0..height.div_ceil(4) {
-            let (_, lanes) = stripe_rows(height, s);
-            let row_start = (s + 1) * stride + 1;
-            let row_end = row_start + width;
-            for g in (row_start..row_end).step_by(16) {
-                // Never true: `decode` pads the buffers for a 16-column window at every group.
-                if flags.len() < g + 16 {
-                    break;
-                }
-                // Columns of this stripe row only (the window may reach into the next one).
-                let valid = u64::MAX >> (64 - 4 * (row_end - g).min(16));
-                // Groups with no significant neighbour anywhere (high bit-planes, quiet
-                // areas) have no candidate: skipped after one cheap test.
-                if flags[g..g + 16].iter().fold(0, |any, &c| any | c) & NEIGHBOURS4 == 0 {
-                    continue;
-                }
-                // Bit 4j + l: lane l of column g + j is a candidate.
-                let mut todo = 0u64;
-                for j in 0..16 {
-                    todo |= lane_bits(candidates_significance(flags[g + j]) & lanes) << (4 * j);
-                }
-                todo &= valid;
-                // Samples coded: the first candidates and those added on the way.
-                let mut visited = todo;
-                if todo == 0 {
-                    continue;
-                }
-                // The state of sample `t` (lane t % 4 of column t / 4; the shift is taken
-                // mod 64), from the window checked above (no bounds check).
-                let state = |flags: &[u64], t: usize| {
-                    flags[g..g + 16][(t / 4) & 15].wrapping_shr((t * 16) as u32) as u16
-                };
-                let mut t = todo.trailing_zeros() as usize;
-                let mut f = state(flags, t);
-                loop {
-                    // The next candidate and its context are found before this decision is
-                    // known (a significance decision is often mispredicted; the loop then
-                    // restarts with them ready). A sample becoming significant changes the
-                    // states around it: it finds them again.
-                    let mut rest = todo & (todo - 1);
-                    let mut t_next = rest.trailing_zeros() as usize;
-                    let mut f_next = state(flags, t_next);
-                    let ctx = zc[usize::from(f & NEIGHBOURS)];
-                    if mq.decode_even(&mut cx[usize::from(ctx) & 31]) != 0 {
-                        let (j, l) = (t / 4, t % 4);
-                        let ci = g + (j & 15);
-                        let own = become_significant(
-                            &mut mq, &mut cx, flags, mags, stride, ci, l, f, plane,
-                        );
-                        flags[ci] |= own;
-                        // Later lanes of this column, and the next column, may have become
-                        // candidates (bits above `t`, coded later in this loop).
-                        let later = u64::MAX.checked_shl(16 * (l as u32 + 1)).unwrap_or(0);
-                        let added = (lane_bits(candidates_significance(flags[ci]) & lanes & later)
-                            | (lane_bits(candidates_significance(flags[ci + 1]) & lanes) << 4))
-                            << (4 * j)
-                            & valid;
-                        rest |= added;
-                        visited |= added;
-                        t_next = rest.trailing_zeros() as usize;
-                        f_next = state(flags, t_next);
-                    }
-                    todo = rest;
-                    if todo == 0 {
-                        break;
-                    }
-                    (t, f) = (t_next, f_next);
-                }
-                for (j, c) in flags[g..g + 16].iter_mut().enumerate() {
-                    *c |= SPREAD[((visited >> (4 * j)) & 15) as usize] * u64::from(VISITED);
-                }
+            let (rows, lanes) = stripe_rows(height, s);
+            let base = (s + 1) * stride + 1;
+            let stripe = Stripe {
+                base,
+                end: base + width,
+                lanes,
+                stride,
+                plane,
+            };
+            // As in the cleanup pass: full stripes compiled apart, one stripe per function.
+            if rows == 4 {
+                significance_stripe::<true>(&mut mq, &mut cx, flags, mags, zc, &stripe);
+            } else {
+                significance_stripe::<false>(&mut mq, &mut cx, flags, mags, zc, &stripe);
             }
         }
         (self.mq, self.cx) = (mq, cx);
@@ -523,6 +467,93 @@ struct Stripe {
     lanes: u64,
     stride: usize,
     plane: u32,
+}
+
+/// The significance pass over one stripe row (see [`Passes::significance_body`]); `FULL`:
+/// it has 4 rows.
+#[inline(always)]
+fn significance_stripe<const FULL: bool>(
+    mq: &mut MqDecoder<'_>,
+    cx: &mut [Context; CONTEXTS],
+    flags: &mut [u64],
+    mags: &mut [u32],
+    zc: &[u8; 256],
+    stripe: &Stripe,
+) {
+    let &Stripe {
+        base: row_start,
+        end: row_end,
+        lanes,
+        stride,
+        plane,
+    } = stripe;
+    let lanes = if FULL { u64::MAX } else { lanes };
+    for g in (row_start..row_end).step_by(16) {
+        // Never true: `decode` pads the buffers for a 16-column window at every group.
+        if flags.len() < g + 16 {
+            break;
+        }
+        // Columns of this stripe row only (the window may reach into the next one).
+        let valid = u64::MAX >> (64 - 4 * (row_end - g).min(16));
+        // Groups with no significant neighbour anywhere (high bit-planes, quiet
+        // areas) have no candidate: skipped after one cheap test.
+        if flags[g..g + 16].iter().fold(0, |any, &c| any | c) & NEIGHBOURS4 == 0 {
+            continue;
+        }
+        // Bit 4j + l: lane l of column g + j is a candidate.
+        let mut todo = 0u64;
+        for j in 0..16 {
+            todo |= lane_bits(candidates_significance(flags[g + j]) & lanes) << (4 * j);
+        }
+        todo &= valid;
+        // Samples coded: the first candidates and those added on the way.
+        let mut visited = todo;
+        if todo == 0 {
+            continue;
+        }
+        // The state of sample `t` (lane t % 4 of column t / 4; the shift is taken
+        // mod 64), from the window checked above (no bounds check).
+        let state = |flags: &[u64], t: usize| {
+            flags[g..g + 16][(t / 4) & 15].wrapping_shr((t * 16) as u32) as u16
+        };
+        let mut t = todo.trailing_zeros() as usize;
+        let mut f = state(flags, t);
+        loop {
+            // The next candidate and its context are found before this decision is
+            // known (a significance decision is often mispredicted; the loop then
+            // restarts with them ready). A sample becoming significant changes the
+            // states around it: it finds them again.
+            let mut rest = todo & (todo - 1);
+            let mut t_next = rest.trailing_zeros() as usize;
+            let mut f_next = state(flags, t_next);
+            let ctx = zc[usize::from(f & NEIGHBOURS)];
+            if mq.decode_even(&mut cx[usize::from(ctx) & 31]) != 0 {
+                let (j, l) = (t / 4, t % 4);
+                let ci = g + (j & 15);
+                let own = become_significant(mq, cx, flags, mags, stride, ci, l, f, plane);
+                flags[ci] |= own;
+                // Later lanes of this column, and the next column, may have become
+                // candidates (bits above `t`, coded later in this loop).
+                let later = u64::MAX.checked_shl(16 * (l as u32 + 1)).unwrap_or(0);
+                let added = (lane_bits(candidates_significance(flags[ci]) & lanes & later)
+                    | (lane_bits(candidates_significance(flags[ci + 1]) & lanes) << 4))
+                    << (4 * j)
+                    & valid;
+                rest |= added;
+                visited |= added;
+                t_next = rest.trailing_zeros() as usize;
+                f_next = state(flags, t_next);
+            }
+            todo = rest;
+            if todo == 0 {
+                break;
+            }
+            (t, f) = (t_next, f_next);
+        }
+        for (j, c) in flags[g..g + 16].iter_mut().enumerate() {
+            *c |= SPREAD[((visited >> (4 * j)) & 15) as usize] * u64::from(VISITED);
+        }
+    }
 }
 
 /// The cleanup pass over one stripe row; `FULL`: it has 4 rows (quiet columns are then
