@@ -402,28 +402,7 @@ impl Passes<'_, '_> {
                 let group_mags: &mut [u32; 64] = group_mags.try_into().unwrap();
                 // Columns of this stripe row only (the window may reach into the next one).
                 let valid = u64::MAX >> (64 - 4 * (row_end - g).min(16));
-                // Groups with no significant sample yet (high bit-planes) are skipped after
-                // one cheap test.
-                if group.iter().fold(0, |any, &c| any | c) & SIG4 == 0 {
-                    continue;
-                }
-                let mut todo = 0u64;
-                for (j, &c) in group.iter().enumerate() {
-                    todo |= lane_bits(to_refine(c) >> 4) << (4 * j);
-                }
-                todo &= valid;
-                while todo != 0 {
-                    let t = todo.trailing_zeros() as usize;
-                    // Lane t % 4 of column t / 4 (the shift count is taken mod 64).
-                    let f = group[(t / 4) & 15].wrapping_shr((t * 16) as u32) as u32;
-                    let d = mq.decode_even(&mut cx[refinement_context(f)]);
-                    group_mags[t & 63] |= d << plane;
-                    todo &= todo - 1;
-                }
-                for (c, j) in group.iter_mut().zip(0..16) {
-                    let column = 0u64.wrapping_sub((valid >> (4 * j)) & 1);
-                    *c |= (to_refine(*c) << 2) & column;
-                }
+                refine_group(&mut mq, &mut cx, group, group_mags, valid, plane);
             }
         }
         (self.mq, self.cx) = (mq, cx);
@@ -455,6 +434,41 @@ impl Passes<'_, '_> {
             }
         }
         (self.mq, self.cx) = (mq, cx);
+    }
+}
+
+/// The refinement pass over 16 columns (see [`Passes::refinement_body`]): their state words
+/// and magnitudes, `valid` the bits of the columns in the stripe row.
+#[inline(always)]
+fn refine_group(
+    mq: &mut MqDecoder<'_>,
+    cx: &mut [Context; CONTEXTS],
+    group: &mut [u64; 16],
+    group_mags: &mut [u32; 64],
+    valid: u64,
+    plane: u32,
+) {
+    // Groups with no significant sample yet (high bit-planes) are skipped after one cheap
+    // test.
+    if group.iter().fold(0, |any, &c| any | c) & SIG4 == 0 {
+        return;
+    }
+    let mut todo = 0u64;
+    for (j, &c) in group.iter().enumerate() {
+        todo |= lane_bits(to_refine(c) >> 4) << (4 * j);
+    }
+    todo &= valid;
+    while todo != 0 {
+        let t = todo.trailing_zeros() as usize;
+        // Lane t % 4 of column t / 4 (the shift count is taken mod 64).
+        let f = group[(t / 4) & 15].wrapping_shr((t * 16) as u32) as u32;
+        let d = mq.decode_even(&mut cx[refinement_context(f)]);
+        group_mags[t & 63] |= d << plane;
+        todo &= todo - 1;
+    }
+    for (c, j) in group.iter_mut().zip(0..16) {
+        let column = 0u64.wrapping_sub((valid >> (4 * j)) & 1);
+        *c |= (to_refine(*c) << 2) & column;
     }
 }
 
