@@ -472,7 +472,7 @@ fn refine_group(
     }
 }
 
-/// One stripe row for [`cleanup_stripe`].
+/// One stripe row for [`significance_stripe`] and [`cleanup_stripe`].
 struct Stripe {
     /// First and past-the-last column index.
     base: usize,
