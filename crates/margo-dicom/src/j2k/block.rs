@@ -205,11 +205,12 @@ impl BlockDecoder {
         let stride = w + 2;
         let stripes = h.div_ceil(4);
         let columns = (stripes + 2) * stride;
+        // 16 more columns (and their magnitudes) for the passes' 16-column windows.
         self.flags.clear();
-        self.flags.resize(columns, 0);
+        self.flags.resize(columns + 16, 0);
         // Magnitudes are written when a sample becomes significant and only read after.
-        if self.magnitudes.len() < columns * 4 {
-            self.magnitudes.resize(columns * 4, 0);
+        if self.magnitudes.len() < (columns + 16) * 4 {
+            self.magnitudes.resize((columns + 16) * 4, 0);
         }
         let mut p = Passes {
             mq: MqDecoder::new(block.segment),
@@ -227,19 +228,19 @@ impl BlockDecoder {
         } else {
             p.run::<false>(top);
         }
-        // Write out the signed values.
+        // Write out the signed values, row by row over slices (no bounds check in the loop,
+        // no branch: magnitudes of samples never significant may be stale, hence the mask).
         for y in 0..h {
             let row = &mut out[y * out_stride..y * out_stride + w];
             let (s, lane) = (y / 4, y % 4);
-            for (x, v) in row.iter_mut().enumerate() {
-                let ci = (s + 1) * stride + x + 1;
-                let f = (self.flags[ci] >> (16 * lane)) as u16;
-                let m = if f & SIG != 0 {
-                    self.magnitudes[ci * 4 + lane] as i32
-                } else {
-                    0
-                };
-                *v = if f & NEG != 0 { -m } else { m };
+            let first = (s + 1) * stride + 1;
+            let words = &self.flags[first..first + w];
+            let mags = self.magnitudes[4 * first..4 * (first + w)].chunks_exact(4);
+            for ((v, &word), m) in row.iter_mut().zip(words).zip(mags) {
+                let f = (word >> (16 * lane)) as u32;
+                let significant = 0u32.wrapping_sub(u32::from(f & u32::from(SIG) != 0));
+                let negative = 0u32.wrapping_sub(u32::from(f & u32::from(NEG) != 0));
+                *v = ((m[lane] & significant) ^ negative).wrapping_sub(negative) as i32;
             }
         }
     }
@@ -357,53 +358,29 @@ impl Passes<'_, '_> {
         let (width, height) = (self.width, self.height);
         let (flags, mags, zc, stride) = (&mut *self.flags, &mut *self.mags, self.zc, self.stride);
         for s in 0..height.div_ceil(4) {
-            let (_, lanes) = stripe_rows(height, s);
-            let row_start = (s + 1) * stride + 1;
-            let row_end = row_start + width;
-            for g in (row_start..row_end).step_by(16) {
-                let n = (row_end - g).min(16);
-                let group = &flags[g..g + n];
-                // Bit 4j + l: lane l of column g + j is a candidate.
-                let mut todo = 0u64;
-                for (j, &c) in group.iter().enumerate() {
-                    todo |= lane_bits(candidates_significance(c) & lanes) << (4 * j);
-                }
-                let mut visited = 0u64;
-                while todo != 0 {
-                    let t = todo.trailing_zeros() as usize;
-                    let (j, l) = (t / 4, t % 4);
-                    let ci = g + j;
-                    let f = (flags[ci] >> (16 * l)) as u16;
-                    let ctx = zc[usize::from(f & NEIGHBOURS)];
-                    if mq.decode_even(&mut cx[usize::from(ctx) & 31]) != 0 {
-                        let own = become_significant(
-                            &mut mq, &mut cx, flags, mags, stride, ci, l, f, plane,
-                        );
-                        flags[ci] |= own;
-                        // Later lanes of this column, and the next column, may have become
-                        // candidates.
-                        let later = u64::MAX.checked_shl(16 * (l as u32 + 1)).unwrap_or(0);
-                        todo |= lane_bits(candidates_significance(flags[ci]) & lanes & later)
-                            << (4 * j);
-                        if j + 1 < n {
-                            todo |= lane_bits(candidates_significance(flags[ci + 1]) & lanes)
-                                << (4 * (j + 1));
-                        }
-                    }
-                    visited |= 1 << t;
-                    // `t` is still the lowest set bit: the bits added are above it.
-                    todo &= todo - 1;
-                }
-                for (j, c) in flags[g..g + n].iter_mut().enumerate() {
-                    *c |= SPREAD[((visited >> (4 * j)) & 15) as usize] * u64::from(VISITED);
-                }
+            let (rows, lanes) = stripe_rows(height, s);
+            let base = (s + 1) * stride + 1;
+            let stripe = Stripe {
+                base,
+                end: base + width,
+                lanes,
+                stride,
+                plane,
+            };
+            // As in the cleanup pass: full stripes compiled apart, one stripe per function.
+            if rows == 4 {
+                significance_stripe::<true>(&mut mq, &mut cx, flags, mags, zc, &stripe);
+            } else {
+                significance_stripe::<false>(&mut mq, &mut cx, flags, mags, zc, &stripe);
             }
         }
         (self.mq, self.cx) = (mq, cx);
     }
 
     /// Magnitude refinement of samples significant before this bit-plane, 16 columns at a
-    /// time (one loop over the set bits of their samples to refine, as above).
+    /// time (one loop over the set bits of their samples to refine, as above). The group's
+    /// flags and magnitudes are fixed-size windows (the buffers are padded for them), so the
+    /// loop has no bounds check.
     #[inline(always)]
     fn refinement_body(&mut self, plane: u32) {
         let (mut mq, mut cx) = (self.mq, self.cx);
@@ -414,26 +391,18 @@ impl Passes<'_, '_> {
             let row_start = (s + 1) * stride + 1;
             let row_end = row_start + width;
             for g in (row_start..row_end).step_by(16) {
-                let group = &mut flags[g..row_end.min(g + 16)];
-                let mut todo = 0u64;
-                for (j, &c) in group.iter().enumerate() {
-                    todo |= lane_bits(to_refine(c) >> 4) << (4 * j);
-                }
-                while todo != 0 {
-                    let t = todo.trailing_zeros() as usize;
-                    let (j, l) = (t / 4, t % 4);
-                    let f = (group[j & 15] >> (16 * l)) as u16;
-                    // 16 once refined, else 15 with a significant neighbour, else 14 (no branch).
-                    let refined = usize::from(f & REFINED != 0);
-                    let busy = usize::from(f & NEIGHBOURS != 0);
-                    let ctx = 14 + 2 * refined + (busy & (refined ^ 1));
-                    let d = mq.decode_even(&mut cx[ctx]);
-                    mags[(g + j) * 4 + l] |= d << plane;
-                    todo &= todo - 1;
-                }
-                for c in group.iter_mut() {
-                    *c |= to_refine(*c) << 2;
-                }
+                // Never None: `decode` pads the buffers for these windows at every group.
+                let Some(group) = flags.get_mut(g..g + 16) else {
+                    break;
+                };
+                let group: &mut [u64; 16] = group.try_into().unwrap();
+                let Some(group_mags) = mags.get_mut(4 * g..4 * g + 64) else {
+                    break;
+                };
+                let group_mags: &mut [u32; 64] = group_mags.try_into().unwrap();
+                // Columns of this stripe row only (the window may reach into the next one).
+                let valid = u64::MAX >> (64 - 4 * (row_end - g).min(16));
+                refine_group(&mut mq, &mut cx, group, group_mags, valid, plane);
             }
         }
         (self.mq, self.cx) = (mq, cx);
@@ -449,41 +418,228 @@ impl Passes<'_, '_> {
         for s in 0..height.div_ceil(4) {
             let (rows, lanes) = stripe_rows(height, s);
             let base = (s + 1) * stride + 1;
-            for ci in base..base + width {
-                let mut first = 0u32;
-                let mut col = flags[ci];
-                if rows == 4 && col == 0 {
-                    if mq.decode(&mut cx[CTX_RUN]) == 0 {
-                        continue;
-                    }
-                    let hi = mq.decode(&mut cx[CTX_UNIFORM]);
-                    let lo = mq.decode(&mut cx[CTX_UNIFORM]);
-                    let l = (hi << 1 | lo) as usize;
-                    col |=
-                        become_significant(&mut mq, &mut cx, flags, mags, stride, ci, l, 0, plane);
-                    first = l as u32 + 1;
-                }
-                // Bit 12 of each lane from `first` on: neither significant nor visited.
-                let mut m = !(col | (col >> 1))
-                    & SIG4
-                    & lanes
-                    & u64::MAX.checked_shl(16 * first).unwrap_or(0);
-                while m != 0 {
-                    let l = (m.trailing_zeros() / 16) as usize;
-                    let f = (col >> (16 * l)) as u16;
-                    let ctx = zc[usize::from(f & NEIGHBOURS)];
-                    if mq.decode(&mut cx[usize::from(ctx) & 31]) != 0 {
-                        col |= become_significant(
-                            &mut mq, &mut cx, flags, mags, stride, ci, l, f, plane,
-                        );
-                    }
-                    m &= m - 1;
-                }
-                flags[ci] = col & !VISITED4;
+            let stripe = Stripe {
+                base,
+                end: base + width,
+                lanes,
+                stride,
+                plane,
+            };
+            // Full stripes (all but maybe the last) are compiled apart: no test of the row
+            // count per column.
+            if rows == 4 {
+                cleanup_stripe::<true>(&mut mq, &mut cx, flags, mags, zc, &stripe);
+            } else {
+                cleanup_stripe::<false>(&mut mq, &mut cx, flags, mags, zc, &stripe);
             }
         }
         (self.mq, self.cx) = (mq, cx);
     }
+}
+
+/// The refinement pass over 16 columns (see [`Passes::refinement_body`]): their state words
+/// and magnitudes, `valid` the bits of the columns in the stripe row.
+#[inline(always)]
+fn refine_group(
+    mq: &mut MqDecoder<'_>,
+    cx: &mut [Context; CONTEXTS],
+    group: &mut [u64; 16],
+    group_mags: &mut [u32; 64],
+    valid: u64,
+    plane: u32,
+) {
+    // Groups with no significant sample yet (high bit-planes) are skipped after one cheap
+    // test.
+    if group.iter().fold(0, |any, &c| any | c) & SIG4 == 0 {
+        return;
+    }
+    let mut todo = 0u64;
+    for (j, &c) in group.iter().enumerate() {
+        todo |= lane_bits(to_refine(c) >> 4) << (4 * j);
+    }
+    todo &= valid;
+    while todo != 0 {
+        let t = todo.trailing_zeros() as usize;
+        // Lane t % 4 of column t / 4 (the shift count is taken mod 64).
+        let f = group[(t / 4) & 15].wrapping_shr((t * 16) as u32) as u32;
+        let d = mq.decode_even(&mut cx[refinement_context(f)]);
+        group_mags[t & 63] |= d << plane;
+        todo &= todo - 1;
+    }
+    for (c, j) in group.iter_mut().zip(0..16) {
+        let column = 0u64.wrapping_sub((valid >> (4 * j)) & 1);
+        *c |= (to_refine(*c) << 2) & column;
+    }
+}
+
+/// One stripe row for [`significance_stripe`] and [`cleanup_stripe`].
+struct Stripe {
+    /// First and past-the-last column index.
+    base: usize,
+    end: usize,
+    /// The state bits of the stripe's rows (see [`stripe_rows`]).
+    lanes: u64,
+    stride: usize,
+    plane: u32,
+}
+
+/// The significance pass over one stripe row (see [`Passes::significance_body`]); `FULL`:
+/// it has 4 rows.
+#[inline(always)]
+fn significance_stripe<const FULL: bool>(
+    mq: &mut MqDecoder<'_>,
+    cx: &mut [Context; CONTEXTS],
+    flags: &mut [u64],
+    mags: &mut [u32],
+    zc: &[u8; 256],
+    stripe: &Stripe,
+) {
+    let &Stripe {
+        base: row_start,
+        end: row_end,
+        lanes,
+        stride,
+        plane,
+    } = stripe;
+    let lanes = if FULL { u64::MAX } else { lanes };
+    for g in (row_start..row_end).step_by(16) {
+        // Never true: `decode` pads the buffers for a 16-column window at every group.
+        if flags.len() < g + 16 {
+            break;
+        }
+        // Columns of this stripe row only (the window may reach into the next one).
+        let valid = u64::MAX >> (64 - 4 * (row_end - g).min(16));
+        // Groups with no significant neighbour anywhere (high bit-planes, quiet
+        // areas) have no candidate: skipped after one cheap test.
+        if flags[g..g + 16].iter().fold(0, |any, &c| any | c) & NEIGHBOURS4 == 0 {
+            continue;
+        }
+        // Bit 4j + l: lane l of column g + j is a candidate.
+        let mut todo = 0u64;
+        for j in 0..16 {
+            todo |= lane_bits(candidates_significance(flags[g + j]) & lanes) << (4 * j);
+        }
+        todo &= valid;
+        // Samples coded: the first candidates and those added on the way.
+        let mut visited = todo;
+        if todo == 0 {
+            continue;
+        }
+        // The state of sample `t` (lane t % 4 of column t / 4; the shift is taken
+        // mod 64), from the window checked above (no bounds check).
+        let state = |flags: &[u64], t: usize| {
+            flags[g..g + 16][(t / 4) & 15].wrapping_shr((t * 16) as u32) as u16
+        };
+        let mut t = todo.trailing_zeros() as usize;
+        let mut f = state(flags, t);
+        loop {
+            // The next candidate and its context are found before this decision is
+            // known (a significance decision is often mispredicted; the loop then
+            // restarts with them ready). A sample becoming significant changes the
+            // states around it: it finds them again.
+            let mut rest = todo & (todo - 1);
+            let mut t_next = rest.trailing_zeros() as usize;
+            let mut f_next = state(flags, t_next);
+            let ctx = zc[usize::from(f & NEIGHBOURS)];
+            if mq.decode_even(&mut cx[usize::from(ctx) & 31]) != 0 {
+                let (j, l) = (t / 4, t % 4);
+                let ci = g + (j & 15);
+                let own = become_significant(mq, cx, flags, mags, stride, ci, l, f, plane);
+                flags[ci] |= own;
+                // Later lanes of this column, and the next column, may have become
+                // candidates (bits above `t`, coded later in this loop).
+                let later = u64::MAX.checked_shl(16 * (l as u32 + 1)).unwrap_or(0);
+                let added = (lane_bits(candidates_significance(flags[ci]) & lanes & later)
+                    | (lane_bits(candidates_significance(flags[ci + 1]) & lanes) << 4))
+                    << (4 * j)
+                    & valid;
+                rest |= added;
+                visited |= added;
+                t_next = rest.trailing_zeros() as usize;
+                f_next = state(flags, t_next);
+            }
+            todo = rest;
+            if todo == 0 {
+                break;
+            }
+            (t, f) = (t_next, f_next);
+        }
+        for (j, c) in flags[g..g + 16].iter_mut().enumerate() {
+            *c |= SPREAD[((visited >> (4 * j)) & 15) as usize] * u64::from(VISITED);
+        }
+    }
+}
+
+/// The cleanup pass over one stripe row; `FULL`: it has 4 rows (quiet columns are then
+/// run-length coded).
+#[inline(always)]
+fn cleanup_stripe<const FULL: bool>(
+    mq: &mut MqDecoder<'_>,
+    cx: &mut [Context; CONTEXTS],
+    flags: &mut [u64],
+    mags: &mut [u32],
+    zc: &[u8; 256],
+    stripe: &Stripe,
+) {
+    let &Stripe {
+        base,
+        end,
+        lanes,
+        stride,
+        plane,
+    } = stripe;
+    let mut ci = base;
+    while ci < end {
+        let mut first = 0u32;
+        let mut col = flags[ci];
+        if FULL && col == 0 {
+            // A run of quiet columns, its context in a register, until one of them holds
+            // a significant sample or a column is not quiet.
+            let mut run = cx[CTX_RUN];
+            let mut hit = false;
+            loop {
+                if mq.decode(&mut run) != 0 {
+                    hit = true;
+                    break;
+                }
+                ci += 1;
+                if ci == end || flags[ci] != 0 {
+                    break;
+                }
+            }
+            cx[CTX_RUN] = run;
+            if !hit {
+                continue;
+            }
+            let hi = mq.decode(&mut cx[CTX_UNIFORM]);
+            let lo = mq.decode(&mut cx[CTX_UNIFORM]);
+            let l = (hi << 1 | lo) as usize;
+            col |= become_significant(mq, cx, flags, mags, stride, ci, l, 0, plane);
+            first = l as u32 + 1;
+        }
+        // Bit 12 of each lane from `first` on: neither significant nor visited.
+        let mut m =
+            !(col | (col >> 1)) & SIG4 & lanes & u64::MAX.checked_shl(16 * first).unwrap_or(0);
+        while m != 0 {
+            let l = (m.trailing_zeros() / 16) as usize;
+            let f = (col >> (16 * l)) as u16;
+            let ctx = zc[usize::from(f & NEIGHBOURS)];
+            if mq.decode(&mut cx[usize::from(ctx) & 31]) != 0 {
+                col |= become_significant(mq, cx, flags, mags, stride, ci, l, f, plane);
+            }
+            m &= m - 1;
+        }
+        flags[ci] = col & !VISITED4;
+        ci += 1;
+    }
+}
+
+/// Context of a refinement decision for a sample of state word `f`, with no branch: 22 once
+/// refined, else 23 with a significant neighbour, else 24. `f & (REFINED | NEIGHBOURS)` has
+/// 17 leading zeros when refined, 24 to 31 with a neighbour, 32 without.
+#[inline(always)]
+fn refinement_context(f: u32) -> usize {
+    20 + (f & u32::from(REFINED | NEIGHBOURS)).leading_zeros() as usize / 8
 }
 
 /// Bit 12 of each lane set when the lane is significant and was not coded in this plane's

@@ -4,8 +4,9 @@
 
 use std::hint::select_unpredictable;
 
-/// Contexts: 9 zero coding, 5 sign, 3 refinement, run length, uniform (19), in an array of 32
-/// so that `index & 31` needs no bounds check.
+/// Contexts: 9 zero coding (0-8), 5 sign (9-13), run length (17), uniform (18), 3 refinement
+/// (22-24, where the refinement pass computes them), in an array of 32 so that `index & 31`
+/// needs no bounds check.
 pub(crate) const CONTEXTS: usize = 32;
 pub(crate) const CTX_RUN: usize = 17;
 pub(crate) const CTX_UNIFORM: usize = 18;
@@ -61,31 +62,47 @@ const STATES: [(u32, u8, u8, u8); 47] = [
     (0x5601, 46, 46, 0),
 ];
 
-/// A context holds its probability state as one packed word: Qe (bits 0-15), MPS (bit 16),
-/// the indices into [`ENTRY`] of the states after an MPS renormalisation (bits 17-23) and
-/// after an LPS (bits 24-30, the MPS switch included), and what an LPS leaves: the number of
-/// renormalisation shifts (bits 32-35) and A after them, Qe shifted up to bit 15 (bits 48-63).
-/// Qe is then one load away, both possible next states can be fetched before the decision is
-/// known, and an LPS renormalisation needs no leading-zero count.
+/// A context holds its probability state as one packed word: Qe (bits 0-15), the decision
+/// last decoded with it (bit 16, read by the caller after the update) and `8 * (2 * state +
+/// MPS)` (bits 54-63), the row of [`NEXT`] that gives the word after any decision. Qe shifted
+/// to the top of the decoder's 64-bit A and C scale is then one shift (`e << 48`), and the next
+/// word one load whose index is one shift and the three comparisons of the decision.
 pub(crate) type Context = u64;
 
-/// Packed context words of the 94 (state, MPS) pairs, index `2 * state + mps`; 128 entries so
-/// that a 7-bit index needs no bounds check.
-const ENTRY: [Context; 128] = {
-    let mut t = [0u64; 128];
+/// The context word of probability state `state` with MPS `mps`, last decision `d`.
+const fn word(state: usize, mps: usize, d: u64) -> Context {
+    STATES[state].0 as u64 | (d << 16) | (((2 * state + mps) as u64 * 8) << 54)
+}
+
+/// Bit of a context word that holds its last decision.
+const D_SHIFT: u32 = 16;
+
+/// The context word after a decision, row `8 * (2 * state + MPS)` of the word before it (bits
+/// 54-63), column `4 * lps + 2 * exchange + high`: `lps` = C fell in the LPS sub-interval,
+/// `exchange` = A - Qe < Qe, `high` = A - Qe >= 0x8000 (no renormalisation unless LPS). The
+/// new word carries the decision in bit 16. 94 rows of 8, padded to 1024 entries so that the
+/// 10-bit index needs no bounds check.
+static NEXT: [Context; 1024] = {
+    let mut t = [0u64; 1024];
     let mut i = 0;
     while i < 94 {
-        let (qe, nmps, nlps, switch) = STATES[i / 2];
-        let mps = (i & 1) as u64;
-        let next_mps = nmps as u64 * 2 + mps;
-        let next_lps = nlps as u64 * 2 + (mps ^ switch as u64);
-        let shifts = (qe as u16).leading_zeros() as u64;
-        t[i] = qe as u64
-            | (mps << 16)
-            | (next_mps << 17)
-            | (next_lps << 24)
-            | (shifts << 32)
-            | (((qe as u64) << shifts) << 48);
+        let (state, mps) = (i / 2, i % 2);
+        let (_, nmps, nlps, switch) = STATES[state];
+        let (nmps, nlps) = (nmps as usize, nlps as usize);
+        let lps_mps = mps ^ switch as usize;
+        let mps_d = mps as u64;
+        let lps_d = mps_d ^ 1;
+        // MPS sub-interval: renormalised MPS (000), no renormalisation (001), MPS exchange
+        // (010; 011 cannot happen: A - Qe < Qe means A - Qe < 0x8000).
+        t[8 * i] = word(nmps, mps, mps_d);
+        t[8 * i + 1] = word(state, mps, mps_d);
+        t[8 * i + 2] = word(nlps, lps_mps, lps_d);
+        t[8 * i + 3] = word(nlps, lps_mps, lps_d);
+        // LPS sub-interval: a real LPS (10x), or the conditional exchange (11x).
+        t[8 * i + 4] = word(nlps, lps_mps, lps_d);
+        t[8 * i + 5] = word(nlps, lps_mps, lps_d);
+        t[8 * i + 6] = word(nmps, mps, mps_d);
+        t[8 * i + 7] = word(nmps, mps, mps_d);
         i += 1;
     }
     t
@@ -94,26 +111,28 @@ const ENTRY: [Context; 128] = {
 /// The initial context states of a code-block (D.7): all state 0 with MPS 0, except the
 /// uniform context (state 46), run length (state 3) and the first zero-coding context (4).
 pub(crate) fn initial_contexts() -> [Context; CONTEXTS] {
-    let mut cx = [ENTRY[0]; CONTEXTS];
-    cx[CTX_UNIFORM] = ENTRY[46 * 2];
-    cx[CTX_RUN] = ENTRY[3 * 2];
-    cx[0] = ENTRY[4 * 2];
+    let mut cx = [word(0, 0, 0); CONTEXTS];
+    cx[CTX_UNIFORM] = word(46, 0, 0);
+    cx[CTX_RUN] = word(3, 0, 0);
+    cx[0] = word(4, 0, 0);
     cx
 }
 
 /// Decoder registers over one code-block segment. Copy, so that the passes can keep it in a
 /// local (registers) and store it back.
 ///
-/// C is the standard's 32-bit register in the top half of a 64-bit one; the bits below hold
-/// the next bytes of the segment, read ahead (adding a byte lower down is the same sum as
-/// adding it later, when the standard's BYTEIN would). With at least 15 of those bits always
-/// present, a renormalisation (at most 15 shifts) never waits for a byte: it is one shift, and
-/// bytes are read about once per 25 bits instead of once per 8.
+/// A and C are the standard's registers scaled to the top of 64-bit ones (A's 16 bits and
+/// C's 32-bit register from bit 48 and bit 32 up), so that Qe is compared and subtracted at
+/// the same scale in both, and a renormalisation is a leading-zero count of A. The bits below
+/// C's 16 active ones hold the next bytes of the segment, read ahead (adding a byte lower down
+/// is the same sum as adding it later, when the standard's BYTEIN would). With at least 15 of
+/// those bits always present, a renormalisation (at most 15 shifts) never waits for a byte:
+/// it is one shift, and bytes are read about once per 25 bits instead of once per 8.
 #[derive(Clone, Copy)]
 pub(crate) struct MqDecoder<'a> {
     /// The segment from the byte last read into `c` on.
     data: &'a [u8],
-    a: u32,
+    a: u64,
     c: u64,
     /// Bits read ahead below the standard's C register (15..=40 between decisions).
     ct: u32,
@@ -130,7 +149,7 @@ impl<'a> MqDecoder<'a> {
         let (data, c, ct) = fill(segment, u64::from(first) << 48, 0);
         MqDecoder {
             data,
-            a: 0x8000,
+            a: 0x8000 << 48,
             c: c << 7,
             ct: ct - 7,
         }
@@ -153,38 +172,29 @@ impl<'a> MqDecoder<'a> {
     #[inline(always)]
     pub fn decode(&mut self, cx: &mut Context) -> u32 {
         let e = *cx;
-        let qe = (e & 0xFFFF) as u32;
-        let mps = ((e >> 16) & 1) as u32;
-        self.a -= qe;
-        if ((self.c >> 48) as u32) < qe {
+        let qe = e << 48;
+        let a = self.a - qe;
+        if self.c < qe {
             // LPS sub-interval (conditional exchange); RENORMD leaves A = Qe shifted up.
-            let d = if self.a < qe {
-                *cx = ENTRY[((e >> 17) & 0x7F) as usize];
-                mps
-            } else {
-                *cx = ENTRY[((e >> 24) & 0x7F) as usize];
-                mps ^ 1
-            };
-            self.a = (e >> 48) as u32;
-            self.shift_c(((e >> 32) & 0xF) as u32);
-            d
+            let next = NEXT[((e >> 54) | 4 | (u64::from(a < qe) << 1)) as usize & 1023];
+            *cx = next;
+            let n = qe.leading_zeros();
+            self.a = qe << n;
+            self.shift_c(n);
+            (next >> D_SHIFT) as u32 & 1
         } else {
-            self.c -= u64::from(qe) << 48;
-            if self.a & 0x8000 == 0 {
-                let d = if self.a < qe {
-                    *cx = ENTRY[((e >> 24) & 0x7F) as usize];
-                    mps ^ 1
-                } else {
-                    *cx = ENTRY[((e >> 17) & 0x7F) as usize];
-                    mps
-                };
+            self.c -= qe;
+            if a >> 63 == 0 {
+                let next = NEXT[((e >> 54) | (u64::from(a < qe) << 1)) as usize & 1023];
+                *cx = next;
                 // A >= 0x8000 - 0x5601 here: one or two shifts (RENORMD).
-                let n = 1 + u32::from(self.a < 0x4000);
-                self.a <<= n;
+                let n = a.leading_zeros();
+                self.a = a << n;
                 self.shift_c(n);
-                d
+                (next >> D_SHIFT) as u32 & 1
             } else {
-                mps
+                self.a = a;
+                (e >> 57) as u32 & 1
             }
         }
     }
@@ -195,28 +205,22 @@ impl<'a> MqDecoder<'a> {
     #[inline(always)]
     pub fn decode_even(&mut self, cx: &mut Context) -> u32 {
         let e = *cx;
-        let qe = (e & 0xFFFF) as u32;
-        let mps = ((e >> 16) & 1) as u32;
-        let after_mps = ENTRY[((e >> 17) & 0x7F) as usize];
-        let after_lps = ENTRY[((e >> 24) & 0x7F) as usize];
+        let qe = e << 48;
+        let (c_mps, lps) = self.c.overflowing_sub(qe);
         let a = self.a - qe;
-        let lps = ((self.c >> 48) as u32) < qe;
         let exchange = a < qe;
-        let other = lps ^ exchange;
-        let d = mps ^ u32::from(other);
-        let low = a < 0x8000;
-        let renorm = lps | low;
+        let high = a >> 63;
+        let column = (u64::from(lps) << 2) | (u64::from(exchange) << 1) | high;
+        let next = NEXT[((e >> 54) | column) as usize & 1023];
+        *cx = next;
         // select_unpredictable: LLVM would otherwise turn these into (mispredicted) branches.
-        let next = select_unpredictable(other, after_lps, after_mps);
-        *cx = select_unpredictable(renorm, next, e);
-        // RENORMD without counting leading zeros: after an LPS, A = Qe shifted up (from the
-        // context); an MPS interval is >= 0x8000 - 0x5601, so 0 (A >= 0x8000), 1 or 2 shifts.
-        let n_mps = u32::from(low) + u32::from(a < 0x4000);
-        let n = select_unpredictable(lps, ((e >> 32) & 0xF) as u32, n_mps);
-        self.a = select_unpredictable(lps, (e >> 48) as u32, a << n_mps);
-        self.c = select_unpredictable(lps, self.c, self.c.wrapping_sub(u64::from(qe) << 48));
+        // RENORMD: after an LPS, A = Qe; after an MPS, A - Qe (no shift when >= 0x8000).
+        let a = select_unpredictable(lps, qe, a);
+        let n = a.leading_zeros();
+        self.a = a << n;
+        self.c = select_unpredictable(lps, self.c, c_mps);
         self.shift_c(n);
-        d
+        (next >> D_SHIFT) as u32 & 1
     }
 }
 
@@ -224,7 +228,7 @@ impl<'a> MqDecoder<'a> {
 /// next three is 0xFF, so the next four bytes are plain 8-bit ones (no stuffed bit, no
 /// marker) and go in at once.
 #[inline(always)]
-fn fill_fast(data: &[u8], a: u32, c: u64, ct: u32) -> (&[u8], u32, u64, u32) {
+fn fill_fast(data: &[u8], a: u64, c: u64, ct: u32) -> (&[u8], u64, u64, u32) {
     if let Some(&[b0, b1, b2, b3, b4, ..]) = data.get(..5)
         && b0 != 0xFF
         && b1 != 0xFF
@@ -247,7 +251,7 @@ fn fill_fast(data: &[u8], a: u32, c: u64, ct: u32) -> (&[u8], u32, u64, u32) {
 /// and none has to live in memory in the passes' loops.
 #[cold]
 #[inline(never)]
-fn fill_passing(data: &[u8], a: u32, c: u64, ct: u32) -> (&[u8], u32, u64, u32) {
+fn fill_passing(data: &[u8], a: u64, c: u64, ct: u32) -> (&[u8], u64, u64, u32) {
     let (data, c, ct) = fill(data, c, ct);
     (data, a, c, ct)
 }
@@ -356,7 +360,7 @@ mod tests {
         fn encode(&mut self, cx: &mut Context, d: u32) {
             let e = *cx;
             let qe = (e & 0xFFFF) as u32;
-            let mps = ((e >> 16) & 1) as u32;
+            let mps = ((e >> 57) & 1) as u32;
             if d == mps {
                 self.a -= qe;
                 if self.a & 0x8000 == 0 {
@@ -365,7 +369,7 @@ mod tests {
                     } else {
                         self.c += qe;
                     }
-                    *cx = ENTRY[((e >> 17) & 0x7F) as usize];
+                    *cx = NEXT[(e >> 54) as usize];
                     self.renorm();
                 } else {
                     self.c += qe;
@@ -377,7 +381,7 @@ mod tests {
                 } else {
                     self.a = qe;
                 }
-                *cx = ENTRY[((e >> 24) & 0x7F) as usize];
+                *cx = NEXT[(e >> 54) as usize | 4];
                 self.renorm();
             }
         }
@@ -455,7 +459,9 @@ mod tests {
 mod timing {
     use super::*;
 
-    /// Not a test: the cost of one coin-flip decision, chain-bound (`--ignored --nocapture`).
+    /// Not a test: the cost of one coin-flip decision, chain-bound (`--ignored --nocapture`),
+    /// with the contexts in memory rotating over 1, 2, 4 or 8 of them (one context: each
+    /// decision loads what the one before stored), or one context in a register.
     #[test]
     #[ignore]
     fn mq_decision_timing() {
@@ -468,14 +474,14 @@ mod timing {
             })
             .chain([0xFF, 0xFF])
             .collect();
-        for even in [true, false] {
+        let n = 3_000_000;
+        for (even, rot) in [(true, 1), (true, 2), (true, 4), (true, 8), (false, 2)] {
             let mut dec = MqDecoder::new(&data);
             let mut cx = initial_contexts();
-            let n = 3_000_000;
             let t = std::time::Instant::now();
             let mut acc = 0u32;
             for i in 0..n {
-                let k = 14 + (i & 1);
+                let k = 20 + (i % rot);
                 acc = acc.wrapping_add(if even {
                     dec.decode_even(&mut cx[k])
                 } else {
@@ -483,9 +489,20 @@ mod timing {
                 });
             }
             eprintln!(
-                "even {even}: {:.2} ns per decision ({acc})",
+                "even {even}, {rot} contexts in memory: {:.2} ns per decision ({acc})",
                 t.elapsed().as_secs_f64() * 1e9 / n as f64
             );
         }
+        let mut dec = MqDecoder::new(&data);
+        let mut e = initial_contexts()[20];
+        let t = std::time::Instant::now();
+        let mut acc = 0u32;
+        for _ in 0..n {
+            acc = acc.wrapping_add(dec.decode_even(&mut e));
+        }
+        eprintln!(
+            "even, 1 context in a register: {:.2} ns per decision ({acc})",
+            t.elapsed().as_secs_f64() * 1e9 / n as f64
+        );
     }
 }
