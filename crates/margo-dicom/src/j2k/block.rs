@@ -353,7 +353,19 @@ impl Passes<'_, '_> {
     /// per column with candidates.
     #[inline(always)]
     fn significance_body(&mut self, plane: u32) {
-        // Registers and tables in locals so that they stay in registers across the loop.
+        self.each_stripe(
+            plane,
+            significance_stripe::<true>,
+            significance_stripe::<false>,
+        );
+    }
+
+    /// Runs `full` on every full stripe row of the block and `partial` on a last one of fewer
+    /// than 4 rows: the two are compiled apart, so the full stripes (all but maybe the last)
+    /// test no row count per column. Registers and tables are held in locals so that they stay
+    /// in registers across the loop.
+    #[inline(always)]
+    fn each_stripe(&mut self, plane: u32, full: StripePass, partial: StripePass) {
         let (mut mq, mut cx) = (self.mq, self.cx);
         let (width, height) = (self.width, self.height);
         let (flags, mags, zc, stride) = (&mut *self.flags, &mut *self.mags, self.zc, self.stride);
@@ -367,12 +379,8 @@ impl Passes<'_, '_> {
                 stride,
                 plane,
             };
-            // As in the cleanup pass: full stripes compiled apart, one stripe per function.
-            if rows == 4 {
-                significance_stripe::<true>(&mut mq, &mut cx, flags, mags, zc, &stripe);
-            } else {
-                significance_stripe::<false>(&mut mq, &mut cx, flags, mags, zc, &stripe);
-            }
+            let pass = if rows == 4 { full } else { partial };
+            pass(&mut mq, &mut cx, flags, mags, zc, &stripe);
         }
         (self.mq, self.cx) = (mq, cx);
     }
@@ -412,28 +420,7 @@ impl Passes<'_, '_> {
     /// all-quiet stripe columns.
     #[inline(always)]
     fn cleanup_body(&mut self, plane: u32) {
-        let (mut mq, mut cx) = (self.mq, self.cx);
-        let (width, height) = (self.width, self.height);
-        let (flags, mags, zc, stride) = (&mut *self.flags, &mut *self.mags, self.zc, self.stride);
-        for s in 0..height.div_ceil(4) {
-            let (rows, lanes) = stripe_rows(height, s);
-            let base = (s + 1) * stride + 1;
-            let stripe = Stripe {
-                base,
-                end: base + width,
-                lanes,
-                stride,
-                plane,
-            };
-            // Full stripes (all but maybe the last) are compiled apart: no test of the row
-            // count per column.
-            if rows == 4 {
-                cleanup_stripe::<true>(&mut mq, &mut cx, flags, mags, zc, &stripe);
-            } else {
-                cleanup_stripe::<false>(&mut mq, &mut cx, flags, mags, zc, &stripe);
-            }
-        }
-        (self.mq, self.cx) = (mq, cx);
+        self.each_stripe(plane, cleanup_stripe::<true>, cleanup_stripe::<false>);
     }
 }
 
@@ -473,6 +460,16 @@ fn refine_group(
 }
 
 /// One stripe row for [`significance_stripe`] and [`cleanup_stripe`].
+/// One pass over one stripe row: `significance_stripe` or `cleanup_stripe`.
+type StripePass = fn(
+    &mut MqDecoder<'_>,
+    &mut [Context; CONTEXTS],
+    &mut [u64],
+    &mut [u32],
+    &[u8; 256],
+    &Stripe,
+);
+
 struct Stripe {
     /// First and past-the-last column index.
     base: usize,
