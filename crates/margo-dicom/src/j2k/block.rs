@@ -459,17 +459,11 @@ fn refine_group(
     }
 }
 
-/// One stripe row for [`significance_stripe`] and [`cleanup_stripe`].
 /// One pass over one stripe row: `significance_stripe` or `cleanup_stripe`.
-type StripePass = fn(
-    &mut MqDecoder<'_>,
-    &mut [Context; CONTEXTS],
-    &mut [u64],
-    &mut [u32],
-    &[u8; 256],
-    &Stripe,
-);
+type StripePass =
+    fn(&mut MqDecoder<'_>, &mut [Context; CONTEXTS], &mut [u64], &mut [u32], &[u8; 256], &Stripe);
 
+/// One stripe row for [`significance_stripe`] and [`cleanup_stripe`].
 struct Stripe {
     /// First and past-the-last column index.
     base: usize,
