@@ -71,9 +71,11 @@ impl Offscreen {
         }
     }
 
-    /// Whether this frame serves a `width` x `height` frame drawn by compute or not.
+    /// Whether this frame serves a `width` x `height` frame, drawn by the compute ray caster
+    /// when `compute`. A frame allocated for compute also takes fragment passes, so MPR and
+    /// compute-cast 3D frames of one size alternate without reallocating.
     pub(crate) fn fits(&self, width: u32, height: u32, compute: bool) -> bool {
-        self.width == width && self.height == height && self.compute_output.is_some() == compute
+        self.width == width && self.height == height && (self.compute_output.is_some() || !compute)
     }
 
     pub(crate) fn compute_output(&self) -> Option<&wgpu::BindGroup> {

@@ -1050,8 +1050,8 @@ impl Renderer {
         } else {
             self.ensure_pipeline(target, variant)?;
         }
-        // Keeps the frame when the size and path stay (the offscreen of the last frame's
-        // path is reallocated on a switch, which only tests and benchmarks do).
+        // Keeps the frame while the size stays (a fragment-only frame is reallocated once when
+        // the first compute frame of that size comes).
         self.ensure_offscreen(width, height, compute)?;
         let off = self.offscreen.as_ref().expect("allocated above");
         let device = self.device.clone();
@@ -1243,4 +1243,29 @@ fn make_pipeline(
         multiview_mask: None,
         cache: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compute_ray_casting_is_the_default_only_where_storage_textures_exist() {
+        assert_eq!(
+            HeadlessRaycast::default_for(&wgpu::Limits::default()),
+            HeadlessRaycast::Compute
+        );
+        assert_eq!(
+            HeadlessRaycast::default_for(&wgpu::Limits::downlevel_webgl2_defaults()),
+            HeadlessRaycast::Fragment
+        );
+        let no_storage = wgpu::Limits {
+            max_storage_textures_per_shader_stage: 0,
+            ..Default::default()
+        };
+        assert_eq!(
+            HeadlessRaycast::default_for(&no_storage),
+            HeadlessRaycast::Fragment
+        );
+    }
 }

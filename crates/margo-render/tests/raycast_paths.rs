@@ -7,12 +7,12 @@
 mod common;
 
 use margo_render::{
-    ClipPlane, EllipsoidOverlay, Frame, HeadlessRaycast, Marker, MaskStyle, PointOverlay, RayMode,
-    RaycastView, Renderer, RgbaImage, SegmentOverlay, Shapes, TfChoice, TransferFunctionPreset,
-    WindowLevel,
+    ClipPlane, EllipsoidOverlay, Frame, HeadlessRaycast, Marker, MaskStyle, MprView, PointOverlay,
+    RayMode, RaycastView, Renderer, RgbaImage, SegmentOverlay, Shapes, TfChoice,
+    TransferFunctionPreset, WindowLevel,
 };
 use margo_volume::nalgebra::{Point3, Vector3};
-use margo_volume::{Aabb, Mask, Volume, VolumeGeometry};
+use margo_volume::{Aabb, AnatomicalView, Mask, Volume, VolumeGeometry};
 
 /// A chest-like block: noisy lung (-850 HU), a soft-tissue nodule, a bone rod and a vessel-like
 /// tube, on anisotropic voxels.
@@ -157,6 +157,26 @@ fn compute_and_fragment_ray_casting_give_the_same_frames() {
     for (name, v) in &views {
         check(&mut r, name, v);
     }
+
+    // An MPR frame of the same size before and after compute frames: the offscreen frame they
+    // share is cleared and drawn the same way.
+    let mpr = Frame::Mpr(MprView::anatomical(
+        AnatomicalView::Axial,
+        geometry.center_in_world(),
+        60.0,
+        base.width_px,
+        base.height_px,
+    ));
+    r.set_headless_raycast(HeadlessRaycast::Fragment);
+    let mpr_before = r.render_to_rgba(&mpr).unwrap();
+    assert!(lit_pixels(&mpr_before) > 50, "the MPR frame shows the volume");
+    r.set_headless_raycast(HeadlessRaycast::Compute);
+    r.render_to_rgba(&Frame::Raycast(base.clone())).unwrap();
+    assert_eq!(
+        r.render_to_rgba(&mpr).unwrap(),
+        mpr_before,
+        "MPR after a compute frame"
+    );
 
     // Overlays: analytic surfaces and the label mask, in front of and inside the volume.
     let nodule = Mask::from_fn(geometry.clone(), |i, j, k| {
