@@ -169,7 +169,10 @@ fn compute_and_fragment_ray_casting_give_the_same_frames() {
     ));
     r.set_headless_raycast(HeadlessRaycast::Fragment);
     let mpr_before = r.render_to_rgba(&mpr).unwrap();
-    assert!(lit_pixels(&mpr_before) > 50, "the MPR frame shows the volume");
+    assert!(
+        lit_pixels(&mpr_before) > 50,
+        "the MPR frame shows the volume"
+    );
     r.set_headless_raycast(HeadlessRaycast::Compute);
     r.render_to_rgba(&Frame::Raycast(base.clone())).unwrap();
     assert_eq!(
