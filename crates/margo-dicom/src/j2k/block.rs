@@ -365,7 +365,7 @@ impl Passes<'_, '_> {
     /// test no row count per column. Registers and tables are held in locals so that they stay
     /// in registers across the loop.
     #[inline(always)]
-    fn each_stripe(&mut self, plane: u32, full: StripePass, partial: StripePass) {
+    fn each_stripe<F: StripePass, P: StripePass>(&mut self, plane: u32, full: F, partial: P) {
         let (mut mq, mut cx) = (self.mq, self.cx);
         let (width, height) = (self.width, self.height);
         let (flags, mags, zc, stride) = (&mut *self.flags, &mut *self.mags, self.zc, self.stride);
@@ -379,8 +379,11 @@ impl Passes<'_, '_> {
                 stride,
                 plane,
             };
-            let pass = if rows == 4 { full } else { partial };
-            pass(&mut mq, &mut cx, flags, mags, zc, &stripe);
+            if rows == 4 {
+                full(&mut mq, &mut cx, flags, mags, zc, &stripe);
+            } else {
+                partial(&mut mq, &mut cx, flags, mags, zc, &stripe);
+            }
         }
         (self.mq, self.cx) = (mq, cx);
     }
@@ -459,9 +462,25 @@ fn refine_group(
     }
 }
 
-/// One pass over one stripe row: `significance_stripe` or `cleanup_stripe`.
-type StripePass =
-    fn(&mut MqDecoder<'_>, &mut [Context; CONTEXTS], &mut [u64], &mut [u32], &[u8; 256], &Stripe);
+/// One pass over one stripe row: `significance_stripe` or `cleanup_stripe`. A generic bound,
+/// not a function pointer: the call must inline into each instruction-set build of the passes
+/// (a pointer's target is compiled once, for the baseline, and the BMI2 build would call it).
+trait StripePass:
+    Fn(&mut MqDecoder<'_>, &mut [Context; CONTEXTS], &mut [u64], &mut [u32], &[u8; 256], &Stripe)
+{
+}
+
+impl<F> StripePass for F where
+    F: Fn(
+        &mut MqDecoder<'_>,
+        &mut [Context; CONTEXTS],
+        &mut [u64],
+        &mut [u32],
+        &[u8; 256],
+        &Stripe,
+    )
+{
+}
 
 /// One stripe row for [`significance_stripe`] and [`cleanup_stripe`].
 struct Stripe {
