@@ -172,6 +172,8 @@ pub(crate) struct BlockDecoder {
     /// Use the passes compiled for the baseline instruction set even where BMI2 is there
     /// (tests: both builds must give the same output).
     pub portable: bool,
+    /// Use the BMI2 build even where AVX-512BW is there (tests: the same output).
+    pub no_avx512: bool,
 }
 
 /// One code-block to decode.
@@ -223,10 +225,12 @@ impl BlockDecoder {
             height: h,
         };
         let top = block.bitplanes - 1;
-        if !self.portable && isa::bmi2() {
-            p.run::<true>(top);
+        if !self.portable && !self.no_avx512 && isa::avx512() {
+            p.run::<{ Isa::Avx512 as u8 }>(top);
+        } else if !self.portable && isa::bmi2() {
+            p.run::<{ Isa::Bmi2 as u8 }>(top);
         } else {
-            p.run::<false>(top);
+            p.run::<{ Isa::Baseline as u8 }>(top);
         }
         // Write out the signed values, row by row over slices (no bounds check in the loop,
         // no branch: magnitudes of samples never significant may be stale, hence the mask).
@@ -264,24 +268,59 @@ mod isa {
         #[cfg(not(target_arch = "x86_64"))]
         false
     }
+
+    /// Whether this CPU has all of [`bmi2`]'s features and AVX-512F and BW (checked once).
+    pub(super) fn avx512() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+            *HAS.get_or_init(|| {
+                bmi2()
+                    && is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512bw")
+            })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+}
+
+/// The instruction sets the passes are compiled for (a const generic parameter, as u8).
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Isa {
+    Baseline,
+    /// BMI1, BMI2 and LZCNT.
+    Bmi2,
+    /// Those and AVX-512F and BW: the samples to code in a 16-column group found with two
+    /// 512-bit tests (one mask bit per 16-bit lane, already in coding order) instead of 16
+    /// scalar steps.
+    Avx512,
 }
 
 /// The three passes, each in its own function (not inlined into one another: each gets the
 /// registers to itself), compiled once per instruction set.
 macro_rules! passes {
-    ($($name:ident, $bmi2:ident, $body:ident;)*) => {
+    ($($name:ident, $bmi2:ident, $avx512:ident, $body:ident;)*) => {
         impl Passes<'_, '_> {
             $(
                 #[inline(never)]
                 fn $name(&mut self, plane: u32) {
-                    self.$body(plane)
+                    self.$body::<false>(plane)
                 }
 
                 #[cfg(target_arch = "x86_64")]
                 #[target_feature(enable = "bmi1,bmi2,lzcnt")]
                 #[inline(never)]
                 fn $bmi2(&mut self, plane: u32) {
-                    self.$body(plane)
+                    self.$body::<false>(plane)
+                }
+
+                #[cfg(target_arch = "x86_64")]
+                #[target_feature(enable = "bmi1,bmi2,lzcnt,avx512f,avx512bw")]
+                #[inline(never)]
+                fn $avx512(&mut self, plane: u32) {
+                    self.$body::<true>(plane)
                 }
             )*
         }
@@ -289,33 +328,42 @@ macro_rules! passes {
 }
 
 passes! {
-    significance, significance_bmi2, significance_body;
-    refinement, refinement_bmi2, refinement_body;
-    cleanup, cleanup_bmi2, cleanup_body;
+    significance, significance_bmi2, significance_avx512, significance_body;
+    refinement, refinement_bmi2, refinement_avx512, refinement_body;
+    cleanup, cleanup_bmi2, cleanup_avx512, cleanup_body;
 }
 
 impl Passes<'_, '_> {
-    /// All passes of the block, from bit-plane `top` down, with or without BMI2.
-    fn run<const BMI2: bool>(&mut self, top: u32) {
-        self.cleanup_on::<BMI2>(top);
+    /// All passes of the block, from bit-plane `top` down, compiled for `ISA` (an [`Isa`]).
+    fn run<const ISA: u8>(&mut self, top: u32) {
+        self.cleanup_on::<ISA>(top);
         for plane in (0..top).rev() {
-            self.significance_on::<BMI2>(plane);
-            self.refinement_on::<BMI2>(plane);
-            self.cleanup_on::<BMI2>(plane);
+            self.significance_on::<ISA>(plane);
+            self.refinement_on::<ISA>(plane);
+            self.cleanup_on::<ISA>(plane);
         }
     }
 }
 
 macro_rules! dispatch {
-    ($($on:ident, $name:ident, $bmi2:ident;)*) => {
+    ($($on:ident, $name:ident, $bmi2:ident, $avx512:ident;)*) => {
         impl Passes<'_, '_> {
             $(
                 #[inline(always)]
-                fn $on<const BMI2: bool>(&mut self, plane: u32) {
+                fn $on<const ISA: u8>(&mut self, plane: u32) {
                     #[cfg(target_arch = "x86_64")]
-                    if BMI2 {
-                        // SAFETY: BMI2 is true only when `isa::bmi2()` found BMI1, BMI2 and
-                        // LZCNT on this CPU, the features the function is compiled for.
+                    if ISA == Isa::Avx512 as u8 {
+                        // SAFETY: `Isa::Avx512` is chosen (in `BlockDecoder::decode`) only when
+                        // `isa::avx512()` found BMI1, BMI2, LZCNT, AVX-512F and AVX-512BW on
+                        // this CPU, the features the function is compiled for.
+                        unsafe { self.$avx512(plane) };
+                        return;
+                    }
+                    #[cfg(target_arch = "x86_64")]
+                    if ISA == Isa::Bmi2 as u8 {
+                        // SAFETY: `Isa::Bmi2` is chosen only when `isa::bmi2()` found BMI1,
+                        // BMI2 and LZCNT on this CPU, the features the function is compiled
+                        // for.
                         unsafe { self.$bmi2(plane) };
                         return;
                     }
@@ -327,9 +375,9 @@ macro_rules! dispatch {
 }
 
 dispatch! {
-    significance_on, significance, significance_bmi2;
-    refinement_on, refinement, refinement_bmi2;
-    cleanup_on, cleanup, cleanup_bmi2;
+    significance_on, significance, significance_bmi2, significance_avx512;
+    refinement_on, refinement, refinement_bmi2, refinement_avx512;
+    cleanup_on, cleanup, cleanup_bmi2, cleanup_avx512;
 }
 
 /// Rows in stripe `s` of a code-block `height` samples tall (4, or fewer in the last stripe),
@@ -352,11 +400,11 @@ impl Passes<'_, '_> {
     /// the next column). The loop's exit is then mispredicted once per 16 columns, not once
     /// per column with candidates.
     #[inline(always)]
-    fn significance_body(&mut self, plane: u32) {
+    fn significance_body<const AVX512: bool>(&mut self, plane: u32) {
         self.each_stripe(
             plane,
-            significance_stripe::<true>,
-            significance_stripe::<false>,
+            significance_stripe::<true, AVX512>,
+            significance_stripe::<false, AVX512>,
         );
     }
 
@@ -393,7 +441,7 @@ impl Passes<'_, '_> {
     /// flags and magnitudes are fixed-size windows (the buffers are padded for them), so the
     /// loop has no bounds check.
     #[inline(always)]
-    fn refinement_body(&mut self, plane: u32) {
+    fn refinement_body<const AVX512: bool>(&mut self, plane: u32) {
         let (mut mq, mut cx) = (self.mq, self.cx);
         let (width, height) = (self.width, self.height);
         let (flags, mags, stride) = (&mut *self.flags, &mut *self.mags, self.stride);
@@ -413,7 +461,7 @@ impl Passes<'_, '_> {
                 let group_mags: &mut [u32; 64] = group_mags.try_into().unwrap();
                 // Columns of this stripe row only (the window may reach into the next one).
                 let valid = u64::MAX >> (64 - 4 * (row_end - g).min(16));
-                refine_group(&mut mq, &mut cx, group, group_mags, valid, plane);
+                refine_group::<AVX512>(&mut mq, &mut cx, group, group_mags, valid, plane);
             }
         }
         (self.mq, self.cx) = (mq, cx);
@@ -422,7 +470,8 @@ impl Passes<'_, '_> {
     /// Cleanup: every sample not yet coded in this bit-plane, with run-length coding of
     /// all-quiet stripe columns.
     #[inline(always)]
-    fn cleanup_body(&mut self, plane: u32) {
+    fn cleanup_body<const AVX512: bool>(&mut self, plane: u32) {
+        // No 16-column groups here: the AVX-512 build is the BMI2 one.
         self.each_stripe(plane, cleanup_stripe::<true>, cleanup_stripe::<false>);
     }
 }
@@ -430,7 +479,7 @@ impl Passes<'_, '_> {
 /// The refinement pass over 16 columns (see [`Passes::refinement_body`]): their state words
 /// and magnitudes, `valid` the bits of the columns in the stripe row.
 #[inline(always)]
-fn refine_group(
+fn refine_group<const AVX512: bool>(
     mq: &mut MqDecoder<'_>,
     cx: &mut [Context; CONTEXTS],
     group: &mut [u64; 16],
@@ -444,8 +493,16 @@ fn refine_group(
         return;
     }
     let mut todo = 0u64;
-    for (j, &c) in group.iter().enumerate() {
-        todo |= lane_bits(to_refine(c) >> 4) << (4 * j);
+    #[cfg(target_arch = "x86_64")]
+    if AVX512 {
+        // SAFETY: `AVX512` is true only in the passes' AVX-512 build (see `dispatch!`), which
+        // runs only where `isa::avx512()` found AVX-512F and BW.
+        todo = unsafe { avx512::lane_mask(group, SIG, VISITED) };
+    }
+    if !AVX512 {
+        for (j, &c) in group.iter().enumerate() {
+            todo |= lane_bits(to_refine(c) >> 4) << (4 * j);
+        }
     }
     todo &= valid;
     while todo != 0 {
@@ -494,9 +551,9 @@ struct Stripe {
 }
 
 /// The significance pass over one stripe row (see [`Passes::significance_body`]); `FULL`:
-/// it has 4 rows.
+/// it has 4 rows; `AVX512`: inlined into the passes' AVX-512 build.
 #[inline(always)]
-fn significance_stripe<const FULL: bool>(
+fn significance_stripe<const FULL: bool, const AVX512: bool>(
     mq: &mut MqDecoder<'_>,
     cx: &mut [Context; CONTEXTS],
     flags: &mut [u64],
@@ -512,6 +569,12 @@ fn significance_stripe<const FULL: bool>(
         plane,
     } = stripe;
     let lanes = if FULL { u64::MAX } else { lanes };
+    // The stripe's lanes as bits 4j + l of a 16-column group's mask.
+    let lane_pattern = if FULL {
+        u64::MAX
+    } else {
+        lane_bits(lanes & four(0x100)) * 0x1111_1111_1111_1111
+    };
     for g in (row_start..row_end).step_by(16) {
         // Never true: `decode` pads the buffers for a 16-column window at every group.
         if flags.len() < g + 16 {
@@ -526,8 +589,17 @@ fn significance_stripe<const FULL: bool>(
         }
         // Bit 4j + l: lane l of column g + j is a candidate.
         let mut todo = 0u64;
-        for j in 0..16 {
-            todo |= lane_bits(candidates_significance(flags[g + j]) & lanes) << (4 * j);
+        #[cfg(target_arch = "x86_64")]
+        if AVX512 {
+            let window: &[u64; 16] = flags[g..g + 16].try_into().unwrap();
+            // SAFETY: `AVX512` is true only in the passes' AVX-512 build (see `dispatch!`),
+            // which runs only where `isa::avx512()` found AVX-512F and BW.
+            todo = unsafe { avx512::lane_mask(window, NEIGHBOURS, SIG) } & lane_pattern;
+        }
+        if !AVX512 {
+            for j in 0..16 {
+                todo |= lane_bits(candidates_significance(flags[g + j]) & lanes) << (4 * j);
+            }
         }
         todo &= valid;
         // Samples coded: the first candidates and those added on the way.
@@ -577,6 +649,36 @@ fn significance_stripe<const FULL: bool>(
         for (j, c) in flags[g..g + 16].iter_mut().enumerate() {
             *c |= SPREAD[((visited >> (4 * j)) & 15) as usize] * u64::from(VISITED);
         }
+    }
+}
+
+/// AVX-512 helpers, inlined into the passes' AVX-512 build.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::{
+        _mm512_loadu_si512, _mm512_mask_testn_epi16_mask, _mm512_set1_epi16, _mm512_test_epi16_mask,
+    };
+
+    /// Bit 4j + l set when lane l (16 bits) of `group[j]` has one of the `any` bits and none
+    /// of the `none` bits: two tests per 512-bit half, whose masks are in that order.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    pub(super) fn lane_mask(group: &[u64; 16], any: u16, none: u16) -> u64 {
+        let (lo, hi) = group.split_at(8);
+        // SAFETY: `lo` and `hi` are 8 u64 (64 bytes) each, read by unaligned loads.
+        let (lo, hi) = unsafe {
+            (
+                _mm512_loadu_si512(lo.as_ptr().cast()),
+                _mm512_loadu_si512(hi.as_ptr().cast()),
+            )
+        };
+        let (a, n) = (
+            _mm512_set1_epi16(any as i16),
+            _mm512_set1_epi16(none as i16),
+        );
+        let m_lo = _mm512_mask_testn_epi16_mask(_mm512_test_epi16_mask(lo, a), lo, n);
+        let m_hi = _mm512_mask_testn_epi16_mask(_mm512_test_epi16_mask(hi, a), hi, n);
+        u64::from(m_lo) | (u64::from(m_hi) << 32)
     }
 }
 

@@ -42,19 +42,29 @@ fn portable_scratch() -> Scratch {
     scratch
 }
 
+/// A scratch whose tier-1 uses the BMI2 passes even on a CPU with AVX-512BW (where the
+/// default takes the AVX-512 build).
+fn bmi2_scratch() -> Scratch {
+    let mut scratch = Scratch::default();
+    scratch.block.no_avx512 = true;
+    scratch
+}
+
 /// Decodes frame 0 with the fast path; when it takes the stream, checks it equals OpenJPEG
-/// (and that both instruction-set builds of tier-1 give the same samples).
+/// (and that the three instruction-set builds of tier-1 give the same samples).
 fn fast_equals_openjpeg(path: &Path) -> Result<Vec<u16>, Fallback> {
     let (stream, rows, cols) = codestream(path);
     let mut out = vec![0u16; rows * cols];
     decode_into(&stream, rows, cols, &mut out, &mut Scratch::default())?;
-    let mut portable = vec![0u16; rows * cols];
-    decode_into(&stream, rows, cols, &mut portable, &mut portable_scratch())?;
-    assert!(
-        out == portable,
-        "{}: the BMI2 and baseline builds of tier-1 differ",
-        path.display()
-    );
+    for (name, mut scratch) in [("baseline", portable_scratch()), ("BMI2", bmi2_scratch())] {
+        let mut other = vec![0u16; rows * cols];
+        decode_into(&stream, rows, cols, &mut other, &mut scratch)?;
+        assert!(
+            out == other,
+            "{}: the default and {name} builds of tier-1 differ",
+            path.display()
+        );
+    }
     let reference = openjpeg_samples(path);
     let differing = out.iter().zip(&reference).filter(|(a, b)| a != b).count();
     assert_eq!(
@@ -177,8 +187,8 @@ fn lidc_slices_compressed_by_gdcmconv_decode_exactly() {
 }
 
 /// Truncated and bit-flipped streams: no panic, and never a silent partial result for a
-/// truncated one (it falls back, so OpenJPEG names the error); with both instruction-set
-/// builds of tier-1.
+/// truncated one (it falls back, so OpenJPEG names the error); with each instruction-set
+/// build of tier-1.
 #[test]
 fn damaged_streams_fall_back_or_decode_without_panicking() {
     let test = "damaged_streams_fall_back_or_decode_without_panicking";
@@ -189,7 +199,7 @@ fn damaged_streams_fall_back_or_decode_without_panicking() {
     let mut out = vec![0u16; rows * cols];
     let mut cuts = 0;
     let mut flips = 0;
-    for mut scratch in [Scratch::default(), portable_scratch()] {
+    for mut scratch in [Scratch::default(), portable_scratch(), bmi2_scratch()] {
         for len in (0..stream.len() - 64).step_by(stream.len() / 97) {
             let r = decode_into(&stream[..len], rows, cols, &mut out, &mut scratch);
             assert!(r.is_err(), "stream cut to {len} bytes decoded");
@@ -218,8 +228,8 @@ fn damaged_streams_fall_back_or_decode_without_panicking() {
 /// Not a test: single-thread timing of raw codestreams in `MARGO_J2K_BENCH_DIR` (*.j2k, e.g.
 /// the pixel data of bench/load.sh's lidc-j2k copy extracted with `gdcmraw`), e.g.
 /// `MARGO_J2K_BENCH_DIR=dir cargo test --release -p margo-dicom --lib j2k_timing -- --ignored
-/// --nocapture`. Each slice is decoded alternately with the BMI2 and the baseline build of
-/// tier-1, `MARGO_J2K_BENCH_REPS` times (default 5); per build it prints the sum over slices of
+/// --nocapture`. Each slice is decoded alternately with the default (AVX-512 where the CPU has
+/// it), BMI2 and baseline builds of tier-1, `MARGO_J2K_BENCH_REPS` times (default 5); per build it prints the sum over slices of
 /// each slice's fastest time, divided by the slice count: the other jobs of a shared machine
 /// (which only ever add time) mostly drop out.
 #[test]
@@ -242,9 +252,10 @@ fn j2k_timing() {
     let mut out = vec![0u16; 512 * 512];
     let mut builds = [
         ("default", Scratch::default()),
+        ("BMI2", bmi2_scratch()),
         ("baseline", portable_scratch()),
     ];
-    let mut fastest = vec![[f64::MAX; 2]; streams.len()];
+    let mut fastest = vec![[f64::MAX; 3]; streams.len()];
     for _ in 0..reps {
         for (s, best) in streams.iter().zip(&mut fastest) {
             for (b, (_, scratch)) in builds.iter_mut().enumerate() {
