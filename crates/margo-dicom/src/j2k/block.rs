@@ -401,19 +401,15 @@ impl Passes<'_, '_> {
     /// per column with candidates.
     #[inline(always)]
     fn significance_body<const AVX512: bool>(&mut self, plane: u32) {
-        self.each_stripe(
-            plane,
-            significance_stripe::<true, AVX512>,
-            significance_stripe::<false, AVX512>,
-        );
+        self.each_stripe::<Significance<AVX512>>(plane);
     }
 
-    /// Runs `full` on every full stripe row of the block and `partial` on a last one of fewer
-    /// than 4 rows: the two are compiled apart, so the full stripes (all but maybe the last)
-    /// test no row count per column. Registers and tables are held in locals so that they stay
-    /// in registers across the loop.
+    /// Runs pass `P` on every stripe row of the block, its full stripes and a last one of
+    /// fewer than 4 rows compiled apart, so the full stripes (all but maybe the last) test no
+    /// row count per column. Registers and tables are held in locals so that they stay in
+    /// registers across the loop.
     #[inline(always)]
-    fn each_stripe<F: StripePass, P: StripePass>(&mut self, plane: u32, full: F, partial: P) {
+    fn each_stripe<P: StripePass>(&mut self, plane: u32) {
         let (mut mq, mut cx) = (self.mq, self.cx);
         let (width, height) = (self.width, self.height);
         let (flags, mags, zc, stride) = (&mut *self.flags, &mut *self.mags, self.zc, self.stride);
@@ -428,9 +424,9 @@ impl Passes<'_, '_> {
                 plane,
             };
             if rows == 4 {
-                full(&mut mq, &mut cx, flags, mags, zc, &stripe);
+                P::stripe::<true>(&mut mq, &mut cx, flags, mags, zc, &stripe);
             } else {
-                partial(&mut mq, &mut cx, flags, mags, zc, &stripe);
+                P::stripe::<false>(&mut mq, &mut cx, flags, mags, zc, &stripe);
             }
         }
         (self.mq, self.cx) = (mq, cx);
@@ -472,7 +468,7 @@ impl Passes<'_, '_> {
     #[inline(always)]
     fn cleanup_body<const AVX512: bool>(&mut self, plane: u32) {
         // No 16-column groups here: the AVX-512 build is the BMI2 one.
-        self.each_stripe(plane, cleanup_stripe::<true>, cleanup_stripe::<false>);
+        self.each_stripe::<Cleanup>(plane);
     }
 }
 
@@ -519,24 +515,54 @@ fn refine_group<const AVX512: bool>(
     }
 }
 
-/// One pass over one stripe row: `significance_stripe` or `cleanup_stripe`. A generic bound,
-/// not a function pointer: the call must inline into each instruction-set build of the passes
-/// (a pointer's target is compiled once, for the baseline, and the BMI2 build would call it).
-trait StripePass:
-    Fn(&mut MqDecoder<'_>, &mut [Context; CONTEXTS], &mut [u64], &mut [u32], &[u8; 256], &Stripe)
-{
+/// One pass over one stripe row: [`significance_stripe`] or [`cleanup_stripe`]. A trait whose
+/// method is `inline(always)`, neither a function pointer nor a function item passed as an
+/// `Fn`: the stripe loops must inline into each instruction-set build of the passes. A
+/// pointer's target, and the `Fn::call` shim of a function item (which LLVM left out of line,
+/// too big), are compiled once for the baseline, and the BMI2 build would call them.
+trait StripePass {
+    fn stripe<const FULL: bool>(
+        mq: &mut MqDecoder<'_>,
+        cx: &mut [Context; CONTEXTS],
+        flags: &mut [u64],
+        mags: &mut [u32],
+        zc: &[u8; 256],
+        stripe: &Stripe,
+    );
 }
 
-impl<F> StripePass for F where
-    F: Fn(
-        &mut MqDecoder<'_>,
-        &mut [Context; CONTEXTS],
-        &mut [u64],
-        &mut [u32],
-        &[u8; 256],
-        &Stripe,
-    )
-{
+/// [`significance_stripe`] as a [`StripePass`].
+struct Significance<const AVX512: bool>;
+
+impl<const AVX512: bool> StripePass for Significance<AVX512> {
+    #[inline(always)]
+    fn stripe<const FULL: bool>(
+        mq: &mut MqDecoder<'_>,
+        cx: &mut [Context; CONTEXTS],
+        flags: &mut [u64],
+        mags: &mut [u32],
+        zc: &[u8; 256],
+        stripe: &Stripe,
+    ) {
+        significance_stripe::<FULL, AVX512>(mq, cx, flags, mags, zc, stripe)
+    }
+}
+
+/// [`cleanup_stripe`] as a [`StripePass`].
+struct Cleanup;
+
+impl StripePass for Cleanup {
+    #[inline(always)]
+    fn stripe<const FULL: bool>(
+        mq: &mut MqDecoder<'_>,
+        cx: &mut [Context; CONTEXTS],
+        flags: &mut [u64],
+        mags: &mut [u32],
+        zc: &[u8; 256],
+        stripe: &Stripe,
+    ) {
+        cleanup_stripe::<FULL>(mq, cx, flags, mags, zc, stripe)
+    }
 }
 
 /// One stripe row for [`significance_stripe`] and [`cleanup_stripe`].
