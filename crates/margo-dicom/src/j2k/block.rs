@@ -652,7 +652,7 @@ fn significance_stripe<const FULL: bool, const AVX512: bool>(
             if mq.decode_even(&mut cx[usize::from(ctx) & 31]) != 0 {
                 let (j, l) = (t / 4, t % 4);
                 let ci = g + (j & 15);
-                let own = become_significant(mq, cx, flags, mags, stride, ci, l, f, plane);
+                let own = become_significant::<false>(mq, cx, flags, mags, stride, ci, l, f, plane);
                 flags[ci] |= own;
                 // Later lanes of this column, and the next column, may have become
                 // candidates (bits above `t`, coded later in this loop).
@@ -752,7 +752,7 @@ fn cleanup_stripe<const FULL: bool>(
             let hi = mq.decode(&mut cx[CTX_UNIFORM]);
             let lo = mq.decode(&mut cx[CTX_UNIFORM]);
             let l = (hi << 1 | lo) as usize;
-            col |= become_significant(mq, cx, flags, mags, stride, ci, l, 0, plane);
+            col |= become_significant::<true>(mq, cx, flags, mags, stride, ci, l, 0, plane);
             first = l as u32 + 1;
         }
         // Bit 12 of each lane from `first` on: neither significant nor visited.
@@ -763,7 +763,7 @@ fn cleanup_stripe<const FULL: bool>(
             let f = (col >> (16 * l)) as u16;
             let ctx = zc[usize::from(f & NEIGHBOURS)];
             if mq.decode(&mut cx[usize::from(ctx) & 31]) != 0 {
-                col |= become_significant(mq, cx, flags, mags, stride, ci, l, f, plane);
+                col |= become_significant::<true>(mq, cx, flags, mags, stride, ci, l, f, plane);
             }
             m &= m - 1;
         }
@@ -826,7 +826,7 @@ fn candidates_significance(c: u64) -> u64 {
 /// sample's own column word (which the caller holds in a register).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn become_significant(
+fn become_significant<const ONE_CHECK: bool>(
     mq: &mut MqDecoder<'_>,
     cx: &mut [Context; CONTEXTS],
     flags: &mut [u64],
@@ -840,7 +840,11 @@ fn become_significant(
     let (ctx, xor) = SC[usize::from((f & 0xF) | ((f >> 4) & 0xF0))];
     let sign = mq.decode_even(&mut cx[usize::from(ctx) & 31]) ^ u32::from(xor);
     mags[ci * 4 + l] = 1 << plane;
-    tell_neighbours(flags, stride, ci, l, sign != 0)
+    if ONE_CHECK {
+        tell_neighbours_one_check(flags, stride, ci, l, sign != 0)
+    } else {
+        tell_neighbours(flags, stride, ci, l, sign != 0)
+    }
 }
 
 /// What a sample becoming significant adds to the 9 words around it, per (lane, negative):
@@ -903,6 +907,32 @@ fn tell_neighbours(flags: &mut [u64], stride: usize, ci: usize, l: usize, negati
         *down |= w[6];
         *west |= w[7];
         *east |= w[8];
+    }
+    w[0]
+}
+
+/// [`tell_neighbours`] with one bounds check for the 3 x 3 columns instead of three (the
+/// indices in the window are below its length): the cleanup pass, where LLVM hoists the three
+/// checks out of the lane loop, computing them for every column with samples to code.
+#[inline(always)]
+fn tell_neighbours_one_check(
+    flags: &mut [u64],
+    stride: usize,
+    ci: usize,
+    l: usize,
+    negative: bool,
+) -> u64 {
+    let w = &NEIGHBOUR_BITS[(l * 2 + usize::from(negative)) & 7];
+    if let Some(around) = flags.get_mut(ci.wrapping_sub(stride + 1)..ci + stride + 2) {
+        let d = 2 * stride;
+        around[0] |= w[4];
+        around[1] |= w[3];
+        around[2] |= w[5];
+        around[stride] |= w[1];
+        around[stride + 2] |= w[2];
+        around[d] |= w[7];
+        around[d + 1] |= w[6];
+        around[d + 2] |= w[8];
     }
     w[0]
 }
