@@ -172,6 +172,8 @@ pub(crate) struct BlockDecoder {
     /// Use the passes compiled for the baseline instruction set even where BMI2 is there
     /// (tests: both builds must give the same output).
     pub portable: bool,
+    /// Use the BMI2 build even where AVX-512BW is there (tests: the same output).
+    pub no_avx512: bool,
 }
 
 /// One code-block to decode.
@@ -223,10 +225,12 @@ impl BlockDecoder {
             height: h,
         };
         let top = block.bitplanes - 1;
-        if !self.portable && isa::bmi2() {
-            p.run::<true>(top);
+        if !self.portable && !self.no_avx512 && isa::avx512() {
+            p.run::<{ Isa::Avx512 as u8 }>(top);
+        } else if !self.portable && isa::bmi2() {
+            p.run::<{ Isa::Bmi2 as u8 }>(top);
         } else {
-            p.run::<false>(top);
+            p.run::<{ Isa::Baseline as u8 }>(top);
         }
         // Write out the signed values, row by row over slices (no bounds check in the loop,
         // no branch: magnitudes of samples never significant may be stale, hence the mask).
@@ -264,24 +268,59 @@ mod isa {
         #[cfg(not(target_arch = "x86_64"))]
         false
     }
+
+    /// Whether this CPU has all of [`bmi2`]'s features and AVX-512F and BW (checked once).
+    pub(super) fn avx512() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+            *HAS.get_or_init(|| {
+                bmi2()
+                    && is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512bw")
+            })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+}
+
+/// The instruction sets the passes are compiled for (a const generic parameter, as u8).
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Isa {
+    Baseline,
+    /// BMI1, BMI2 and LZCNT.
+    Bmi2,
+    /// Those and AVX-512F and BW: the samples to code in a 16-column group found with two
+    /// 512-bit tests (one mask bit per 16-bit lane, already in coding order) instead of 16
+    /// scalar steps.
+    Avx512,
 }
 
 /// The three passes, each in its own function (not inlined into one another: each gets the
 /// registers to itself), compiled once per instruction set.
 macro_rules! passes {
-    ($($name:ident, $bmi2:ident, $body:ident;)*) => {
+    ($($name:ident, $bmi2:ident, $avx512:ident, $body:ident;)*) => {
         impl Passes<'_, '_> {
             $(
                 #[inline(never)]
                 fn $name(&mut self, plane: u32) {
-                    self.$body(plane)
+                    self.$body::<false>(plane)
                 }
 
                 #[cfg(target_arch = "x86_64")]
                 #[target_feature(enable = "bmi1,bmi2,lzcnt")]
                 #[inline(never)]
                 fn $bmi2(&mut self, plane: u32) {
-                    self.$body(plane)
+                    self.$body::<false>(plane)
+                }
+
+                #[cfg(target_arch = "x86_64")]
+                #[target_feature(enable = "bmi1,bmi2,lzcnt,avx512f,avx512bw")]
+                #[inline(never)]
+                fn $avx512(&mut self, plane: u32) {
+                    self.$body::<true>(plane)
                 }
             )*
         }
@@ -289,33 +328,42 @@ macro_rules! passes {
 }
 
 passes! {
-    significance, significance_bmi2, significance_body;
-    refinement, refinement_bmi2, refinement_body;
-    cleanup, cleanup_bmi2, cleanup_body;
+    significance, significance_bmi2, significance_avx512, significance_body;
+    refinement, refinement_bmi2, refinement_avx512, refinement_body;
+    cleanup, cleanup_bmi2, cleanup_avx512, cleanup_body;
 }
 
 impl Passes<'_, '_> {
-    /// All passes of the block, from bit-plane `top` down, with or without BMI2.
-    fn run<const BMI2: bool>(&mut self, top: u32) {
-        self.cleanup_on::<BMI2>(top);
+    /// All passes of the block, from bit-plane `top` down, compiled for `ISA` (an [`Isa`]).
+    fn run<const ISA: u8>(&mut self, top: u32) {
+        self.cleanup_on::<ISA>(top);
         for plane in (0..top).rev() {
-            self.significance_on::<BMI2>(plane);
-            self.refinement_on::<BMI2>(plane);
-            self.cleanup_on::<BMI2>(plane);
+            self.significance_on::<ISA>(plane);
+            self.refinement_on::<ISA>(plane);
+            self.cleanup_on::<ISA>(plane);
         }
     }
 }
 
 macro_rules! dispatch {
-    ($($on:ident, $name:ident, $bmi2:ident;)*) => {
+    ($($on:ident, $name:ident, $bmi2:ident, $avx512:ident;)*) => {
         impl Passes<'_, '_> {
             $(
                 #[inline(always)]
-                fn $on<const BMI2: bool>(&mut self, plane: u32) {
+                fn $on<const ISA: u8>(&mut self, plane: u32) {
                     #[cfg(target_arch = "x86_64")]
-                    if BMI2 {
-                        // SAFETY: BMI2 is true only when `isa::bmi2()` found BMI1, BMI2 and
-                        // LZCNT on this CPU, the features the function is compiled for.
+                    if ISA == Isa::Avx512 as u8 {
+                        // SAFETY: `Isa::Avx512` is chosen (in `BlockDecoder::decode`) only when
+                        // `isa::avx512()` found BMI1, BMI2, LZCNT, AVX-512F and AVX-512BW on
+                        // this CPU, the features the function is compiled for.
+                        unsafe { self.$avx512(plane) };
+                        return;
+                    }
+                    #[cfg(target_arch = "x86_64")]
+                    if ISA == Isa::Bmi2 as u8 {
+                        // SAFETY: `Isa::Bmi2` is chosen only when `isa::bmi2()` found BMI1,
+                        // BMI2 and LZCNT on this CPU, the features the function is compiled
+                        // for.
                         unsafe { self.$bmi2(plane) };
                         return;
                     }
@@ -327,9 +375,9 @@ macro_rules! dispatch {
 }
 
 dispatch! {
-    significance_on, significance, significance_bmi2;
-    refinement_on, refinement, refinement_bmi2;
-    cleanup_on, cleanup, cleanup_bmi2;
+    significance_on, significance, significance_bmi2, significance_avx512;
+    refinement_on, refinement, refinement_bmi2, refinement_avx512;
+    cleanup_on, cleanup, cleanup_bmi2, cleanup_avx512;
 }
 
 /// Rows in stripe `s` of a code-block `height` samples tall (4, or fewer in the last stripe),
@@ -352,20 +400,16 @@ impl Passes<'_, '_> {
     /// the next column). The loop's exit is then mispredicted once per 16 columns, not once
     /// per column with candidates.
     #[inline(always)]
-    fn significance_body(&mut self, plane: u32) {
-        self.each_stripe(
-            plane,
-            significance_stripe::<true>,
-            significance_stripe::<false>,
-        );
+    fn significance_body<const AVX512: bool>(&mut self, plane: u32) {
+        self.each_stripe::<Significance<AVX512>>(plane);
     }
 
-    /// Runs `full` on every full stripe row of the block and `partial` on a last one of fewer
-    /// than 4 rows: the two are compiled apart, so the full stripes (all but maybe the last)
-    /// test no row count per column. Registers and tables are held in locals so that they stay
-    /// in registers across the loop.
+    /// Runs pass `P` on every stripe row of the block, its full stripes and a last one of
+    /// fewer than 4 rows compiled apart, so the full stripes (all but maybe the last) test no
+    /// row count per column. Registers and tables are held in locals so that they stay in
+    /// registers across the loop.
     #[inline(always)]
-    fn each_stripe<F: StripePass, P: StripePass>(&mut self, plane: u32, full: F, partial: P) {
+    fn each_stripe<P: StripePass>(&mut self, plane: u32) {
         let (mut mq, mut cx) = (self.mq, self.cx);
         let (width, height) = (self.width, self.height);
         let (flags, mags, zc, stride) = (&mut *self.flags, &mut *self.mags, self.zc, self.stride);
@@ -380,9 +424,9 @@ impl Passes<'_, '_> {
                 plane,
             };
             if rows == 4 {
-                full(&mut mq, &mut cx, flags, mags, zc, &stripe);
+                P::stripe::<true>(&mut mq, &mut cx, flags, mags, zc, &stripe);
             } else {
-                partial(&mut mq, &mut cx, flags, mags, zc, &stripe);
+                P::stripe::<false>(&mut mq, &mut cx, flags, mags, zc, &stripe);
             }
         }
         (self.mq, self.cx) = (mq, cx);
@@ -393,7 +437,7 @@ impl Passes<'_, '_> {
     /// flags and magnitudes are fixed-size windows (the buffers are padded for them), so the
     /// loop has no bounds check.
     #[inline(always)]
-    fn refinement_body(&mut self, plane: u32) {
+    fn refinement_body<const AVX512: bool>(&mut self, plane: u32) {
         let (mut mq, mut cx) = (self.mq, self.cx);
         let (width, height) = (self.width, self.height);
         let (flags, mags, stride) = (&mut *self.flags, &mut *self.mags, self.stride);
@@ -413,7 +457,7 @@ impl Passes<'_, '_> {
                 let group_mags: &mut [u32; 64] = group_mags.try_into().unwrap();
                 // Columns of this stripe row only (the window may reach into the next one).
                 let valid = u64::MAX >> (64 - 4 * (row_end - g).min(16));
-                refine_group(&mut mq, &mut cx, group, group_mags, valid, plane);
+                refine_group::<AVX512>(&mut mq, &mut cx, group, group_mags, valid, plane);
             }
         }
         (self.mq, self.cx) = (mq, cx);
@@ -422,15 +466,16 @@ impl Passes<'_, '_> {
     /// Cleanup: every sample not yet coded in this bit-plane, with run-length coding of
     /// all-quiet stripe columns.
     #[inline(always)]
-    fn cleanup_body(&mut self, plane: u32) {
-        self.each_stripe(plane, cleanup_stripe::<true>, cleanup_stripe::<false>);
+    fn cleanup_body<const AVX512: bool>(&mut self, plane: u32) {
+        // No 16-column groups here: the AVX-512 build is the BMI2 one.
+        self.each_stripe::<Cleanup>(plane);
     }
 }
 
 /// The refinement pass over 16 columns (see [`Passes::refinement_body`]): their state words
 /// and magnitudes, `valid` the bits of the columns in the stripe row.
 #[inline(always)]
-fn refine_group(
+fn refine_group<const AVX512: bool>(
     mq: &mut MqDecoder<'_>,
     cx: &mut [Context; CONTEXTS],
     group: &mut [u64; 16],
@@ -444,8 +489,16 @@ fn refine_group(
         return;
     }
     let mut todo = 0u64;
-    for (j, &c) in group.iter().enumerate() {
-        todo |= lane_bits(to_refine(c) >> 4) << (4 * j);
+    #[cfg(target_arch = "x86_64")]
+    if AVX512 {
+        // SAFETY: `AVX512` is true only in the passes' AVX-512 build (see `dispatch!`), which
+        // runs only where `isa::avx512()` found AVX-512F and BW.
+        todo = unsafe { avx512::lane_mask(group, SIG, VISITED) };
+    }
+    if !AVX512 {
+        for (j, &c) in group.iter().enumerate() {
+            todo |= lane_bits(to_refine(c) >> 4) << (4 * j);
+        }
     }
     todo &= valid;
     while todo != 0 {
@@ -462,24 +515,54 @@ fn refine_group(
     }
 }
 
-/// One pass over one stripe row: `significance_stripe` or `cleanup_stripe`. A generic bound,
-/// not a function pointer: the call must inline into each instruction-set build of the passes
-/// (a pointer's target is compiled once, for the baseline, and the BMI2 build would call it).
-trait StripePass:
-    Fn(&mut MqDecoder<'_>, &mut [Context; CONTEXTS], &mut [u64], &mut [u32], &[u8; 256], &Stripe)
-{
+/// One pass over one stripe row: [`significance_stripe`] or [`cleanup_stripe`]. A trait whose
+/// method is `inline(always)`, neither a function pointer nor a function item passed as an
+/// `Fn`: the stripe loops must inline into each instruction-set build of the passes. A
+/// pointer's target, and the `Fn::call` shim of a function item (which LLVM left out of line,
+/// too big), are compiled once for the baseline, and the BMI2 build would call them.
+trait StripePass {
+    fn stripe<const FULL: bool>(
+        mq: &mut MqDecoder<'_>,
+        cx: &mut [Context; CONTEXTS],
+        flags: &mut [u64],
+        mags: &mut [u32],
+        zc: &[u8; 256],
+        stripe: &Stripe,
+    );
 }
 
-impl<F> StripePass for F where
-    F: Fn(
-        &mut MqDecoder<'_>,
-        &mut [Context; CONTEXTS],
-        &mut [u64],
-        &mut [u32],
-        &[u8; 256],
-        &Stripe,
-    )
-{
+/// [`significance_stripe`] as a [`StripePass`].
+struct Significance<const AVX512: bool>;
+
+impl<const AVX512: bool> StripePass for Significance<AVX512> {
+    #[inline(always)]
+    fn stripe<const FULL: bool>(
+        mq: &mut MqDecoder<'_>,
+        cx: &mut [Context; CONTEXTS],
+        flags: &mut [u64],
+        mags: &mut [u32],
+        zc: &[u8; 256],
+        stripe: &Stripe,
+    ) {
+        significance_stripe::<FULL, AVX512>(mq, cx, flags, mags, zc, stripe)
+    }
+}
+
+/// [`cleanup_stripe`] as a [`StripePass`].
+struct Cleanup;
+
+impl StripePass for Cleanup {
+    #[inline(always)]
+    fn stripe<const FULL: bool>(
+        mq: &mut MqDecoder<'_>,
+        cx: &mut [Context; CONTEXTS],
+        flags: &mut [u64],
+        mags: &mut [u32],
+        zc: &[u8; 256],
+        stripe: &Stripe,
+    ) {
+        cleanup_stripe::<FULL>(mq, cx, flags, mags, zc, stripe)
+    }
 }
 
 /// One stripe row for [`significance_stripe`] and [`cleanup_stripe`].
@@ -494,9 +577,9 @@ struct Stripe {
 }
 
 /// The significance pass over one stripe row (see [`Passes::significance_body`]); `FULL`:
-/// it has 4 rows.
+/// it has 4 rows; `AVX512`: inlined into the passes' AVX-512 build.
 #[inline(always)]
-fn significance_stripe<const FULL: bool>(
+fn significance_stripe<const FULL: bool, const AVX512: bool>(
     mq: &mut MqDecoder<'_>,
     cx: &mut [Context; CONTEXTS],
     flags: &mut [u64],
@@ -512,6 +595,12 @@ fn significance_stripe<const FULL: bool>(
         plane,
     } = stripe;
     let lanes = if FULL { u64::MAX } else { lanes };
+    // The stripe's lanes as bits 4j + l of a 16-column group's mask.
+    let lane_pattern = if FULL {
+        u64::MAX
+    } else {
+        lane_bits(lanes & four(0x100)) * 0x1111_1111_1111_1111
+    };
     for g in (row_start..row_end).step_by(16) {
         // Never true: `decode` pads the buffers for a 16-column window at every group.
         if flags.len() < g + 16 {
@@ -526,8 +615,17 @@ fn significance_stripe<const FULL: bool>(
         }
         // Bit 4j + l: lane l of column g + j is a candidate.
         let mut todo = 0u64;
-        for j in 0..16 {
-            todo |= lane_bits(candidates_significance(flags[g + j]) & lanes) << (4 * j);
+        #[cfg(target_arch = "x86_64")]
+        if AVX512 {
+            let window: &[u64; 16] = flags[g..g + 16].try_into().unwrap();
+            // SAFETY: `AVX512` is true only in the passes' AVX-512 build (see `dispatch!`),
+            // which runs only where `isa::avx512()` found AVX-512F and BW.
+            todo = unsafe { avx512::lane_mask(window, NEIGHBOURS, SIG) } & lane_pattern;
+        }
+        if !AVX512 {
+            for j in 0..16 {
+                todo |= lane_bits(candidates_significance(flags[g + j]) & lanes) << (4 * j);
+            }
         }
         todo &= valid;
         // Samples coded: the first candidates and those added on the way.
@@ -554,7 +652,7 @@ fn significance_stripe<const FULL: bool>(
             if mq.decode_even(&mut cx[usize::from(ctx) & 31]) != 0 {
                 let (j, l) = (t / 4, t % 4);
                 let ci = g + (j & 15);
-                let own = become_significant(mq, cx, flags, mags, stride, ci, l, f, plane);
+                let own = become_significant::<false>(mq, cx, flags, mags, stride, ci, l, f, plane);
                 flags[ci] |= own;
                 // Later lanes of this column, and the next column, may have become
                 // candidates (bits above `t`, coded later in this loop).
@@ -580,6 +678,36 @@ fn significance_stripe<const FULL: bool>(
     }
 }
 
+/// AVX-512 helpers, inlined into the passes' AVX-512 build.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::{
+        _mm512_loadu_si512, _mm512_mask_testn_epi16_mask, _mm512_set1_epi16, _mm512_test_epi16_mask,
+    };
+
+    /// Bit 4j + l set when lane l (16 bits) of `group[j]` has one of the `any` bits and none
+    /// of the `none` bits: two tests per 512-bit half, whose masks are in that order.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    pub(super) fn lane_mask(group: &[u64; 16], any: u16, none: u16) -> u64 {
+        let (lo, hi) = group.split_at(8);
+        // SAFETY: `lo` and `hi` are 8 u64 (64 bytes) each, read by unaligned loads.
+        let (lo, hi) = unsafe {
+            (
+                _mm512_loadu_si512(lo.as_ptr().cast()),
+                _mm512_loadu_si512(hi.as_ptr().cast()),
+            )
+        };
+        let (a, n) = (
+            _mm512_set1_epi16(any as i16),
+            _mm512_set1_epi16(none as i16),
+        );
+        let m_lo = _mm512_mask_testn_epi16_mask(_mm512_test_epi16_mask(lo, a), lo, n);
+        let m_hi = _mm512_mask_testn_epi16_mask(_mm512_test_epi16_mask(hi, a), hi, n);
+        u64::from(m_lo) | (u64::from(m_hi) << 32)
+    }
+}
+
 /// The cleanup pass over one stripe row; `FULL`: it has 4 rows (quiet columns are then
 /// run-length coded).
 #[inline(always)]
@@ -598,6 +726,11 @@ fn cleanup_stripe<const FULL: bool>(
         stride,
         plane,
     } = stripe;
+    // Never true (`decode` sizes the buffer for every stripe row); tells LLVM that the
+    // column reads below need no bounds check.
+    if end > flags.len() {
+        return;
+    }
     let mut ci = base;
     while ci < end {
         let mut first = 0u32;
@@ -624,7 +757,7 @@ fn cleanup_stripe<const FULL: bool>(
             let hi = mq.decode(&mut cx[CTX_UNIFORM]);
             let lo = mq.decode(&mut cx[CTX_UNIFORM]);
             let l = (hi << 1 | lo) as usize;
-            col |= become_significant(mq, cx, flags, mags, stride, ci, l, 0, plane);
+            col |= become_significant::<true>(mq, cx, flags, mags, stride, ci, l, 0, plane);
             first = l as u32 + 1;
         }
         // Bit 12 of each lane from `first` on: neither significant nor visited.
@@ -635,7 +768,7 @@ fn cleanup_stripe<const FULL: bool>(
             let f = (col >> (16 * l)) as u16;
             let ctx = zc[usize::from(f & NEIGHBOURS)];
             if mq.decode(&mut cx[usize::from(ctx) & 31]) != 0 {
-                col |= become_significant(mq, cx, flags, mags, stride, ci, l, f, plane);
+                col |= become_significant::<true>(mq, cx, flags, mags, stride, ci, l, f, plane);
             }
             m &= m - 1;
         }
@@ -698,7 +831,7 @@ fn candidates_significance(c: u64) -> u64 {
 /// sample's own column word (which the caller holds in a register).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn become_significant(
+fn become_significant<const ONE_CHECK: bool>(
     mq: &mut MqDecoder<'_>,
     cx: &mut [Context; CONTEXTS],
     flags: &mut [u64],
@@ -712,7 +845,11 @@ fn become_significant(
     let (ctx, xor) = SC[usize::from((f & 0xF) | ((f >> 4) & 0xF0))];
     let sign = mq.decode_even(&mut cx[usize::from(ctx) & 31]) ^ u32::from(xor);
     mags[ci * 4 + l] = 1 << plane;
-    tell_neighbours(flags, stride, ci, l, sign != 0)
+    if ONE_CHECK {
+        tell_neighbours_one_check(flags, stride, ci, l, sign != 0)
+    } else {
+        tell_neighbours(flags, stride, ci, l, sign != 0)
+    }
 }
 
 /// What a sample becoming significant adds to the 9 words around it, per (lane, negative):
@@ -775,6 +912,32 @@ fn tell_neighbours(flags: &mut [u64], stride: usize, ci: usize, l: usize, negati
         *down |= w[6];
         *west |= w[7];
         *east |= w[8];
+    }
+    w[0]
+}
+
+/// [`tell_neighbours`] with one bounds check for the 3 x 3 columns instead of three (the
+/// indices in the window are below its length): the cleanup pass, where LLVM hoists the three
+/// checks out of the lane loop, computing them for every column with samples to code.
+#[inline(always)]
+fn tell_neighbours_one_check(
+    flags: &mut [u64],
+    stride: usize,
+    ci: usize,
+    l: usize,
+    negative: bool,
+) -> u64 {
+    let w = &NEIGHBOUR_BITS[(l * 2 + usize::from(negative)) & 7];
+    if let Some(around) = flags.get_mut(ci.wrapping_sub(stride + 1)..ci + stride + 2) {
+        let d = 2 * stride;
+        around[0] |= w[4];
+        around[1] |= w[3];
+        around[2] |= w[5];
+        around[stride] |= w[1];
+        around[stride + 2] |= w[2];
+        around[d] |= w[7];
+        around[d + 1] |= w[6];
+        around[d + 2] |= w[8];
     }
     w[0]
 }

@@ -42,19 +42,29 @@ fn portable_scratch() -> Scratch {
     scratch
 }
 
+/// A scratch whose tier-1 uses the BMI2 passes even on a CPU with AVX-512BW (where the
+/// default takes the AVX-512 build).
+fn bmi2_scratch() -> Scratch {
+    let mut scratch = Scratch::default();
+    scratch.block.no_avx512 = true;
+    scratch
+}
+
 /// Decodes frame 0 with the fast path; when it takes the stream, checks it equals OpenJPEG
-/// (and that both instruction-set builds of tier-1 give the same samples).
+/// (and that the three instruction-set builds of tier-1 give the same samples).
 fn fast_equals_openjpeg(path: &Path) -> Result<Vec<u16>, Fallback> {
     let (stream, rows, cols) = codestream(path);
     let mut out = vec![0u16; rows * cols];
     decode_into(&stream, rows, cols, &mut out, &mut Scratch::default())?;
-    let mut portable = vec![0u16; rows * cols];
-    decode_into(&stream, rows, cols, &mut portable, &mut portable_scratch())?;
-    assert!(
-        out == portable,
-        "{}: the BMI2 and baseline builds of tier-1 differ",
-        path.display()
-    );
+    for (name, mut scratch) in [("baseline", portable_scratch()), ("BMI2", bmi2_scratch())] {
+        let mut other = vec![0u16; rows * cols];
+        decode_into(&stream, rows, cols, &mut other, &mut scratch)?;
+        assert!(
+            out == other,
+            "{}: the default and {name} builds of tier-1 differ",
+            path.display()
+        );
+    }
     let reference = openjpeg_samples(path);
     let differing = out.iter().zip(&reference).filter(|(a, b)| a != b).count();
     assert_eq!(
@@ -176,9 +186,68 @@ fn lidc_slices_compressed_by_gdcmconv_decode_exactly() {
     }
 }
 
+/// Odd-sized images: code-blocks whose last stripe has 1 to 3 rows and stripe rows that end
+/// inside a 16-column group (the LIDC and variety files, 512 x 512 with 64 x 64 code-blocks,
+/// have neither). Crops of an LIDC slice, compressed by `gdcmimg` + `gdcmconv --j2k` in the
+/// test, must decode to the cropped stored values in every instruction-set build of tier-1.
+#[test]
+fn odd_sized_crops_compressed_by_gdcmconv_decode_exactly() {
+    let test = "odd_sized_crops_compressed_by_gdcmconv_decode_exactly";
+    let Some(src) = shared_path("ct/lidc-idri-0001/000060.dcm", test) else {
+        return;
+    };
+    for tool in ["gdcmimg", "gdcmconv"] {
+        if !margo_volume::testdata::external_tool(tool, test, "libgdcm-tools") {
+            return;
+        }
+    }
+    let slice = native_samples(&src);
+    assert_eq!(slice.len(), 512 * 512, "{}", src.display());
+    let tmp = tempfile::tempdir().unwrap();
+    // (columns, rows, first column, first row): lung and mediastinum, a thin strip, a small
+    // image (gdcmconv refuses much smaller ones).
+    for (cols, rows, x0, y0) in [(301, 187, 101, 163), (97, 35, 200, 240), (37, 19, 250, 250)] {
+        let crop: Vec<u16> = (y0..y0 + rows)
+            .flat_map(|y| slice[y * 512 + x0..y * 512 + x0 + cols].iter().copied())
+            .collect();
+        let raw = tmp.path().join(format!("{cols}x{rows}.raw"));
+        std::fs::write(
+            &raw,
+            crop.iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<u8>>(),
+        )
+        .unwrap();
+        let plain = tmp.path().join(format!("{cols}x{rows}.dcm"));
+        let j2k = tmp.path().join(format!("{cols}x{rows}_j2k.dcm"));
+        let size = format!("{cols},{rows}");
+        let status = std::process::Command::new("gdcmimg")
+            .args(["--size", &size, "--depth", "16", "--sign", "1", "-i"])
+            .arg(&raw)
+            .arg("-o")
+            .arg(&plain)
+            .status()
+            .unwrap();
+        assert!(status.success(), "gdcmimg {}", raw.display());
+        let status = std::process::Command::new("gdcmconv")
+            .arg("--j2k")
+            .arg(&plain)
+            .arg(&j2k)
+            .status()
+            .unwrap();
+        assert!(status.success(), "gdcmconv --j2k {}", plain.display());
+        let fast = fast_equals_openjpeg(&j2k)
+            .unwrap_or_else(|f| panic!("{cols} x {rows}: fast path declined: {}", f.0));
+        assert!(
+            fast == crop,
+            "{cols} x {rows}: decoded J2K differs from the crop"
+        );
+    }
+}
+
 /// Truncated and bit-flipped streams: no panic, and never a silent partial result for a
-/// truncated one (it falls back, so OpenJPEG names the error); with both instruction-set
-/// builds of tier-1.
+/// truncated one (it falls back, so OpenJPEG names the error); with each instruction-set
+/// build of tier-1.
 #[test]
 fn damaged_streams_fall_back_or_decode_without_panicking() {
     let test = "damaged_streams_fall_back_or_decode_without_panicking";
@@ -189,7 +258,7 @@ fn damaged_streams_fall_back_or_decode_without_panicking() {
     let mut out = vec![0u16; rows * cols];
     let mut cuts = 0;
     let mut flips = 0;
-    for mut scratch in [Scratch::default(), portable_scratch()] {
+    for mut scratch in [Scratch::default(), portable_scratch(), bmi2_scratch()] {
         for len in (0..stream.len() - 64).step_by(stream.len() / 97) {
             let r = decode_into(&stream[..len], rows, cols, &mut out, &mut scratch);
             assert!(r.is_err(), "stream cut to {len} bytes decoded");
@@ -218,8 +287,8 @@ fn damaged_streams_fall_back_or_decode_without_panicking() {
 /// Not a test: single-thread timing of raw codestreams in `MARGO_J2K_BENCH_DIR` (*.j2k, e.g.
 /// the pixel data of bench/load.sh's lidc-j2k copy extracted with `gdcmraw`), e.g.
 /// `MARGO_J2K_BENCH_DIR=dir cargo test --release -p margo-dicom --lib j2k_timing -- --ignored
-/// --nocapture`. Each slice is decoded alternately with the BMI2 and the baseline build of
-/// tier-1, `MARGO_J2K_BENCH_REPS` times (default 5); per build it prints the sum over slices of
+/// --nocapture`. Each slice is decoded alternately with the default (AVX-512 where the CPU has
+/// it), BMI2 and baseline builds of tier-1, `MARGO_J2K_BENCH_REPS` times (default 5); per build it prints the sum over slices of
 /// each slice's fastest time, divided by the slice count: the other jobs of a shared machine
 /// (which only ever add time) mostly drop out.
 #[test]
@@ -242,9 +311,10 @@ fn j2k_timing() {
     let mut out = vec![0u16; 512 * 512];
     let mut builds = [
         ("default", Scratch::default()),
+        ("BMI2", bmi2_scratch()),
         ("baseline", portable_scratch()),
     ];
-    let mut fastest = vec![[f64::MAX; 2]; streams.len()];
+    let mut fastest = vec![[f64::MAX; 3]; streams.len()];
     for _ in 0..reps {
         for (s, best) in streams.iter().zip(&mut fastest) {
             for (b, (_, scratch)) in builds.iter_mut().enumerate() {
