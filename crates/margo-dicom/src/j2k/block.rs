@@ -169,11 +169,9 @@ const fn clamp1(x: i32) -> i32 {
 pub(crate) struct BlockDecoder {
     flags: Vec<u64>,
     magnitudes: Vec<u32>,
-    /// Use the passes compiled for the baseline instruction set even where BMI2 is there
-    /// (tests: both builds must give the same output).
-    pub portable: bool,
-    /// Use the BMI2 build even where AVX-512BW is there (tests: the same output).
-    pub no_avx512: bool,
+    /// The most capable build of the passes to use where the CPU has it (default: AVX-512);
+    /// tests lower it, since every build must give the same output.
+    pub max_build: Isa,
 }
 
 /// One code-block to decode.
@@ -225,9 +223,9 @@ impl BlockDecoder {
             height: h,
         };
         let top = block.bitplanes - 1;
-        if !self.portable && !self.no_avx512 && isa::avx512() {
+        if self.max_build >= Isa::Avx512 && isa::avx512() {
             p.run::<{ Isa::Avx512 as u8 }>(top);
-        } else if !self.portable && isa::bmi2() {
+        } else if self.max_build >= Isa::Bmi2 && isa::bmi2() {
             p.run::<{ Isa::Bmi2 as u8 }>(top);
         } else {
             p.run::<{ Isa::Baseline as u8 }>(top);
@@ -250,9 +248,10 @@ impl BlockDecoder {
     }
 }
 
-/// Instruction-set dispatch: the passes compiled a second time with BMI1, BMI2 and LZCNT
-/// (three-operand shifts that need no CL register, so fewer moves and spills in these
-/// register-starved loops), used when the CPU has them.
+/// Instruction-set dispatch: besides the baseline build, the passes are compiled with BMI1,
+/// BMI2 and LZCNT (three-operand shifts that need no CL register, so fewer moves and spills in
+/// these register-starved loops) and with those plus AVX-512F/BW (see [`Isa`]); the most
+/// capable build the CPU can run is used.
 mod isa {
     /// Whether this CPU has BMI1, BMI2 and LZCNT (checked once).
     pub(super) fn bmi2() -> bool {
@@ -285,16 +284,18 @@ mod isa {
     }
 }
 
-/// The instruction sets the passes are compiled for (a const generic parameter, as u8).
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// The instruction sets the passes are compiled for (a const generic parameter, as u8), from
+/// the least to the most capable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 #[repr(u8)]
-enum Isa {
+pub(crate) enum Isa {
     Baseline,
     /// BMI1, BMI2 and LZCNT.
     Bmi2,
     /// Those and AVX-512F and BW: the samples to code in a 16-column group found with two
     /// 512-bit tests (one mask bit per 16-bit lane, already in coding order) instead of 16
     /// scalar steps.
+    #[default]
     Avx512,
 }
 

@@ -8,6 +8,7 @@ use dicom_object::open_file;
 use dicom_pixeldata::PixelDecoder;
 use margo_volume::testdata::shared_path;
 
+use super::block::Isa;
 use super::{Fallback, Scratch, decode_into};
 
 /// Frame 0 of a single-frame file: (codestream, rows, cols).
@@ -38,7 +39,7 @@ fn openjpeg_samples(path: &Path) -> Vec<u16> {
 /// CPU with BMI2 (where the default takes the BMI2 build).
 fn portable_scratch() -> Scratch {
     let mut scratch = Scratch::default();
-    scratch.block.portable = true;
+    scratch.block.max_build = Isa::Baseline;
     scratch
 }
 
@@ -46,7 +47,7 @@ fn portable_scratch() -> Scratch {
 /// default takes the AVX-512 build).
 fn bmi2_scratch() -> Scratch {
     let mut scratch = Scratch::default();
-    scratch.block.no_avx512 = true;
+    scratch.block.max_build = Isa::Bmi2;
     scratch
 }
 
