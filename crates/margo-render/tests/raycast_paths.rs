@@ -127,6 +127,16 @@ fn compute_and_fragment_ray_casting_give_the_same_frames() {
             },
         ),
         (
+            // 26 rows of compute tiles, not a multiple of the 16 classes in which the compute
+            // pass takes them (`tile_row` in raycast.wgsl): every pixel is still drawn once.
+            "tall".into(),
+            RaycastView {
+                width_px: 37,
+                height_px: 203,
+                ..base.clone()
+            },
+        ),
+        (
             // The volume fills only part of this frame: the compute pass covers a rectangle.
             "zoomed out".into(),
             RaycastView {
