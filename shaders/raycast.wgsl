@@ -321,6 +321,11 @@ fn raycast_pixel(screen_px: vec2<f32>) -> vec4<f32> {
     let brick_dims = vec3<i32>(textureDimensions(brick_occupancy));
     let cells_per_mm = d_tex * view.volume_dims.xyz;
     let brick_voxels = max(view.brick_voxels.xyz, vec3<f32>(1.0));
+    // Reciprocals, so that the search loop multiplies instead of dividing (a division costs a
+    // SIMD rasteriser several multiplications); the brick halo covers their rounding.
+    let bricks_per_cell = 1.0 / brick_voxels;
+    let mm_per_cell = select(vec3<f32>(0.0), 1.0 / cells_per_mm, cells_per_mm != vec3<f32>(0.0));
+    let steps_per_mm = 1.0 / step;
     var k = 0u;
     var iterations = 0u;
     loop {
@@ -341,16 +346,17 @@ fn raycast_pixel(screen_px: vec2<f32>) -> vec4<f32> {
             iterations = iterations + 1u;
             let tk = t + f32(k) * step;
             let cell = (o_tex + tk * d_tex) * view.volume_dims.xyz;
-            let brick = clamp(vec3<i32>(floor(cell / brick_voxels)), vec3<i32>(0), brick_dims - vec3<i32>(1));
+            let brick = clamp(vec3<i32>(floor(cell * bricks_per_cell)), vec3<i32>(0), brick_dims - vec3<i32>(1));
             // Chebyshev distance in bricks to the nearest brick this transfer function may show:
             // at distance D > 0 the cube of bricks within D - 1 is empty, leave it in one jump.
             let empty_reach = round(textureLoad(brick_occupancy, brick, 0)[tf_row] * 255.0) - 1.0;
             if (empty_reach >= 0.0) {
                 let lo = (vec3<f32>(brick) - empty_reach) * brick_voxels;
                 let hi = (vec3<f32>(brick) + empty_reach + 1.0) * brick_voxels;
-                let to_exit = select(select(vec3<f32>(1e30), (lo - cell) / cells_per_mm, cells_per_mm < vec3<f32>(0.0)), (hi - cell) / cells_per_mm, cells_per_mm > vec3<f32>(0.0));
+                let face = select(lo, hi, cells_per_mm > vec3<f32>(0.0));
+                let to_exit = select(vec3<f32>(1e30), (face - cell) * mm_per_cell, cells_per_mm != vec3<f32>(0.0));
                 let exit_t = tk + max(min(to_exit.x, min(to_exit.y, to_exit.z)), 0.0);
-                k = max(k + 1u, u32(ceil((exit_t - t) / step)));
+                k = max(k + 1u, u32(ceil((exit_t - t) * steps_per_mm)));
                 continue;
             }
             let p = o + tk * d;
