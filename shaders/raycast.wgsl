@@ -326,6 +326,10 @@ fn raycast_pixel(screen_px: vec2<f32>) -> vec4<f32> {
     let bricks_per_cell = 1.0 / brick_voxels;
     let mm_per_cell = select(vec3<f32>(0.0), 1.0 / cells_per_mm, cells_per_mm != vec3<f32>(0.0));
     let steps_per_mm = 1.0 / step;
+    // Uniforms the search reads, held in locals: a SIMD rasteriser (llvmpipe) reloads a uniform
+    // read inside the loop after every texture call, one lane at a time.
+    let volume_dims = view.volume_dims.xyz;
+    let visible_hu = view.tf_visible_hu.xy;
     var k = 0u;
     var iterations = 0u;
     loop {
@@ -345,7 +349,7 @@ fn raycast_pixel(screen_px: vec2<f32>) -> vec4<f32> {
             }
             iterations = iterations + 1u;
             let tk = t + f32(k) * step;
-            let cell = (o_tex + tk * d_tex) * view.volume_dims.xyz;
+            let cell = (o_tex + tk * d_tex) * volume_dims;
             let brick = clamp(vec3<i32>(floor(cell * bricks_per_cell)), vec3<i32>(0), brick_dims - vec3<i32>(1));
             // Chebyshev distance in bricks to the nearest brick this transfer function may show:
             // at distance D > 0 the cube of bricks within D - 1 is empty, leave it in one jump.
@@ -371,7 +375,7 @@ fn raycast_pixel(screen_px: vec2<f32>) -> vec4<f32> {
             }
             hu = textureSampleLevel(volume_hu, linear_clamp, texture_from_world(p), 0.0).r;
             // Outside this interval the transfer function is transparent: no need to read it.
-            let maybe_visible = hu > view.tf_visible_hu.x && hu < view.tf_visible_hu.y;
+            let maybe_visible = hu > visible_hu.x && hu < visible_hu.y;
             let surface_crossed = overlays_on && hit.kind != HIT_NONE && hit.t <= tk;
             if (surface_crossed || mask_entry || maybe_visible) {
                 found = true;
