@@ -1,7 +1,8 @@
 // Volume ray casting: front-to-back compositing through a transfer function with gradient shading
 // and early termination, or maximum intensity projection; analytic overlay surfaces (ellipsoids,
 // probe capsules, spheres) and the label-mask surface are composited in depth order.
-// Requires common_scene.wgsl (prepended by margo-render).
+// Requires common_scene.wgsl and one of bricks_texture.wgsl / bricks_buffer.wgsl (prepended by
+// margo-render).
 
 const MAX_STEPS: u32 = 4096u;
 const OPAQUE: f32 = 0.99;
@@ -353,7 +354,7 @@ fn raycast_pixel(screen_px: vec2<f32>) -> vec4<f32> {
             let brick = clamp(vec3<i32>(floor(cell * bricks_per_cell)), vec3<i32>(0), brick_dims - vec3<i32>(1));
             // Chebyshev distance in bricks to the nearest brick this transfer function may show:
             // at distance D > 0 the cube of bricks within D - 1 is empty, leave it in one jump.
-            let empty_reach = round(textureLoad(brick_occupancy, brick, 0)[tf_row] * 255.0) - 1.0;
+            let empty_reach = brick_empty_reach(brick, brick_dims, tf_row);
             if (empty_reach >= 0.0) {
                 let lo = (vec3<f32>(brick) - empty_reach) * brick_voxels;
                 let hi = (vec3<f32>(brick) + empty_reach + 1.0) * brick_voxels;

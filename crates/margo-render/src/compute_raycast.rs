@@ -20,9 +20,14 @@ use crate::variant::PipelineVariant;
 /// Pixels a side of the tile one workgroup covers (`TILE` in raycast.wgsl, 64 invocations).
 pub(crate) const TILE_PX: u32 = 8;
 
-/// Compute pipelines of the ray caster, one per variant, and what binds the output frame.
+/// Compute pipelines of the ray caster, one per variant, and what binds the output frame and
+/// the brick occupancy buffer.
 pub(crate) struct ComputeRaycast {
+    /// raycast.wgsl with bricks_buffer.wgsl (`shaders::RAYCAST_COMPUTE`).
+    module: wgpu::ShaderModule,
     output_layout: wgpu::BindGroupLayout,
+    /// Group 3: the brick occupancy as a storage buffer.
+    bricks_layout: wgpu::BindGroupLayout,
     pipeline_layout: wgpu::PipelineLayout,
     pipelines: HashMap<PipelineVariant, wgpu::ComputePipeline>,
     /// `dispatch_rect` of the shader: the rectangle's corner and size in frame pixels.
@@ -63,10 +68,32 @@ impl ComputeRaycast {
                 },
             ],
         });
+        let bricks_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("margo compute ray casting bricks"),
+            entries: &[wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage { read_only: true },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            }],
+        });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("margo compute ray casting"),
-            bind_group_layouts: &[Some(scene_layout), Some(view_layout), Some(&output_layout)],
+            bind_group_layouts: &[
+                Some(scene_layout),
+                Some(view_layout),
+                Some(&output_layout),
+                Some(&bricks_layout),
+            ],
             immediate_size: 0,
+        });
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("raycast.wgsl (compute)"),
+            source: wgpu::ShaderSource::Wgsl(crate::shaders::RAYCAST_COMPUTE.into()),
         });
         let rect_buffer = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("margo dispatch rectangle"),
@@ -75,7 +102,9 @@ impl ComputeRaycast {
             mapped_at_creation: false,
         });
         Self {
+            module,
             output_layout,
+            bricks_layout,
             pipeline_layout,
             pipelines: HashMap::new(),
             rect_buffer,
@@ -104,13 +133,34 @@ impl ComputeRaycast {
         })
     }
 
-    /// Creates the compute pipeline of `variant` unless it exists (call inside an error scope).
-    pub(crate) fn ensure_pipeline(
-        &mut self,
+    /// The brick occupancy (`bricks_buffer.wgsl`'s `brick_distances`) as a buffer and its bind
+    /// group: the same bytes as the renderer's occupancy texture.
+    pub(crate) fn bricks_bind_group(
+        &self,
         device: &wgpu::Device,
-        module: &wgpu::ShaderModule,
-        variant: PipelineVariant,
-    ) {
+        occupancy_bytes: &[u8],
+    ) -> (wgpu::Buffer, wgpu::BindGroup) {
+        let buffer = wgpu::util::DeviceExt::create_buffer_init(
+            device,
+            &wgpu::util::BufferInitDescriptor {
+                label: Some("margo brick occupancy (buffer)"),
+                contents: occupancy_bytes,
+                usage: wgpu::BufferUsages::STORAGE,
+            },
+        );
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("margo compute ray casting bricks"),
+            layout: &self.bricks_layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: buffer.as_entire_binding(),
+            }],
+        });
+        (buffer, bind_group)
+    }
+
+    /// Creates the compute pipeline of `variant` unless it exists (call inside an error scope).
+    pub(crate) fn ensure_pipeline(&mut self, device: &wgpu::Device, variant: PipelineVariant) {
         if self.pipelines.contains_key(&variant) {
             return;
         }
@@ -118,7 +168,7 @@ impl ComputeRaycast {
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some("cs_raycast"),
             layout: Some(&self.pipeline_layout),
-            module,
+            module: &self.module,
             entry_point: Some("cs_raycast"),
             compilation_options: wgpu::PipelineCompilationOptions {
                 constants: &constants,
@@ -140,6 +190,7 @@ impl ComputeRaycast {
         scene: &wgpu::BindGroup,
         view: &wgpu::BindGroup,
         output: &wgpu::BindGroup,
+        bricks: &wgpu::BindGroup,
         rect_px: [u32; 4],
     ) -> Option<()> {
         let pipeline = self.pipelines.get(&variant)?;
@@ -152,6 +203,7 @@ impl ComputeRaycast {
         pass.set_bind_group(0, scene, &[]);
         pass.set_bind_group(1, view, &[]);
         pass.set_bind_group(2, output, &[]);
+        pass.set_bind_group(3, bricks, &[]);
         pass.dispatch_workgroups(
             rect_px[2].div_ceil(TILE_PX),
             rect_px[3].div_ceil(TILE_PX),

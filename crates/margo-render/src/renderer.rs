@@ -159,6 +159,10 @@ pub struct Renderer {
     /// Bricks near a shown mask (never skipped).
     brick_near_mask: Vec<bool>,
     occupancy: GpuLabels,
+    /// The bytes of `occupancy`, for the compute pipelines' copy in a storage buffer.
+    occupancy_bytes: Vec<u8>,
+    /// That copy and its bind group, made when a compute frame first needs them after a change.
+    compute_bricks: Option<(wgpu::Buffer, wgpu::BindGroup)>,
     /// The shown mask, kept to mark bricks near it when a new volume arrives.
     mask_cpu: Option<Mask>,
     views: HashMap<ViewKey, ViewSlot>,
@@ -393,6 +397,8 @@ impl Renderer {
                 brick_voxels: [1; 3],
                 brick_near_mask: Vec::new(),
                 occupancy,
+                occupancy_bytes: EMPTY_OCCUPANCY.to_vec(),
+                compute_bricks: None,
                 mask_cpu: None,
                 views: HashMap::new(),
                 offscreen: None,
@@ -782,6 +788,8 @@ impl Renderer {
             texture_3d_with_data(&self.device, &self.queue, label, size, format, 4, &bytes)
         })?;
         self.occupancy = occupancy;
+        self.occupancy_bytes = bytes;
+        self.compute_bricks = None;
         self.scene_bind_group = None;
         Ok(())
     }
@@ -1039,13 +1047,16 @@ impl Renderer {
         if compute {
             let device = &self.device;
             let (scene_layout, view_layout) = (&self.scene_layout, &self.view_layout);
-            let module = &self.raycast_module;
             let slot = &mut self.compute;
+            let (bricks, occupancy_bytes) = (&mut self.compute_bricks, &self.occupancy_bytes);
             scoped(device, "creating a compute pipeline", || {
-                slot.get_or_insert_with(|| {
+                let caster = slot.get_or_insert_with(|| {
                     ComputeRaycast::new(device, scene_layout, view_layout, HEADLESS_FORMAT)
-                })
-                .ensure_pipeline(device, module, variant)
+                });
+                caster.ensure_pipeline(device, variant);
+                if bricks.is_none() {
+                    *bricks = Some(caster.bricks_bind_group(device, occupancy_bytes));
+                }
             })?;
         } else {
             self.ensure_pipeline(target, variant)?;
@@ -1085,6 +1096,7 @@ impl Renderer {
                         let scene = self.scene_bind_group.as_ref().ok_or_else(not_prepared)?;
                         let caster = self.compute.as_ref().ok_or_else(not_prepared)?;
                         let output = off.compute_output().ok_or_else(not_prepared)?;
+                        let (_, bricks) = self.compute_bricks.as_ref().ok_or_else(not_prepared)?;
                         caster
                             .encode(
                                 &mut encoder,
@@ -1093,6 +1105,7 @@ impl Renderer {
                                 scene,
                                 &slot.bind_group,
                                 output,
+                                bricks,
                                 rect,
                             )
                             .ok_or_else(not_prepared)?;
@@ -1172,6 +1185,8 @@ const ONE_TEXEL: wgpu::Extent3d = wgpu::Extent3d {
 };
 
 /// Before any volume: one brick, visible (distance 0) in every row.
+const EMPTY_OCCUPANCY: [u8; 4] = [0; 4];
+
 fn empty_occupancy(device: &wgpu::Device, queue: &wgpu::Queue) -> GpuLabels {
     let format = wgpu::TextureFormat::Rgba8Unorm;
     texture_3d_with_data(
@@ -1181,7 +1196,7 @@ fn empty_occupancy(device: &wgpu::Device, queue: &wgpu::Queue) -> GpuLabels {
         ONE_TEXEL,
         format,
         4,
-        &[0; 4],
+        &EMPTY_OCCUPANCY,
     )
 }
 

@@ -31,7 +31,7 @@ fn struct_size(module: &naga::Module, name: &str) -> u32 {
 
 #[test]
 fn every_shader_validates_and_uniform_layouts_match_rust() {
-    assert_eq!(shaders::ALL.len(), 2);
+    assert_eq!(shaders::ALL.len(), 3);
     for (name, source) in shaders::ALL {
         let module = validate(name, source);
         assert_eq!(
