@@ -348,9 +348,9 @@ fn raycast_pixel(screen_px: vec2<f32>) -> vec4<f32> {
     // shaded one. The queue is for the lanes' waiting: a SIMD group leaves a loop when its last
     // lane does, so with one sample per phase a lane whose samples lie close together waited
     // for its neighbours' long searches once per sample; now it fills its queue meanwhile.
-    // (Lung, 512x512, interactive step: the search loop ran ~105 times per group of 8 rays with
-    // one sample per phase, ~70 with four.) The samples and their order are the same as with
-    // one, so is the image.
+    // (Lung, 512x512, interactive step: per group of 8 rays the search loop ran at least 85
+    // times with one sample per phase, about 70 with four.) The samples and their order are the
+    // same as with one, so is the image.
     loop {
         // Search: empty bricks are crossed in one jump, a sample whose HU lies outside the
         // transfer function's visible interval costs one volume read, and a sample that may be
