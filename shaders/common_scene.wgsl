@@ -42,6 +42,9 @@ override SPEC_SHADING: bool = true;
 override SPEC_CLIP_BOX: bool = false;
 override SPEC_CLIP_PLANE: bool = false;
 override SPEC_JITTER: bool = false;
+// Samples the ray caster's search collects before compositing them, 1..=8 (raycast.wgsl; the
+// renderer always uses 8, a test compares with 1).
+override SPEC_SEARCH_QUEUE: u32 = 8u;
 
 // OverlayUniforms.counts.w bit flags.
 const OVERLAY_CROSSHAIR: u32 = 1u;

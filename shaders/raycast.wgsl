@@ -6,8 +6,6 @@
 
 const MAX_STEPS: u32 = 4096u;
 const OPAQUE: f32 = 0.99;
-// Samples the search collects before they are composited (at most 4: `queue_*` are vec4s).
-const SEARCH_QUEUE: u32 = 4u;
 
 const HIT_NONE: u32 = 0u;
 const HIT_ELLIPSOID: u32 = 1u;
@@ -336,12 +334,16 @@ fn raycast_pixel(screen_px: vec2<f32>) -> vec4<f32> {
     var k = 0u;
     var iterations = 0u;
     // Samples the search found and compositing has not taken yet, in ray order: step, HU, mask
-    // entry.
+    // entry; entries 0-3 in `*_lo`, 4-7 in `*_hi`. Vectors written and read through selects,
+    // not arrays: a CPU rasteriser keeps an array indexed at run time in memory.
     var queued = 0u;
-    var queue_k = vec4<u32>(0u);
-    var queue_hu = vec4<f32>(0.0);
-    var queue_mask = vec4<bool>(false);
-    // Two phases, repeated: the search collects up to SEARCH_QUEUE samples that need compositing,
+    var queue_k_lo = vec4<u32>(0u);
+    var queue_k_hi = vec4<u32>(0u);
+    var queue_hu_lo = vec4<f32>(0.0);
+    var queue_hu_hi = vec4<f32>(0.0);
+    var queue_mask_lo = vec4<bool>(false);
+    var queue_mask_hi = vec4<bool>(false);
+    // Two phases, repeated: the search collects up to SPEC_SEARCH_QUEUE samples that need compositing,
     // then they are composited in order. The expensive part (gradients, shading, compositing)
     // stays out of the search loop: a SIMD rasteriser (llvmpipe) runs every statement of a loop
     // body for all its lanes, so mixing it in would make each skipped sample cost as much as a
@@ -349,14 +351,15 @@ fn raycast_pixel(screen_px: vec2<f32>) -> vec4<f32> {
     // lane does, so with one sample per phase a lane whose samples lie close together waited
     // for its neighbours' long searches once per sample; now it fills its queue meanwhile.
     // (Lung, 512x512, interactive step: per group of 8 rays the search loop ran at least 85
-    // times with one sample per phase, about 70 with four.) The samples and their order are the
-    // same as with one, so is the image.
+    // times with one sample per phase, about 70 with four and 59 with eight, where the group's
+    // longest search alone takes 53.) The samples and their order are the same as with one, so
+    // is the image.
     loop {
         // Search: empty bricks are crossed in one jump, a sample whose HU lies outside the
         // transfer function's visible interval costs one volume read, and a sample that may be
         // visible, a surface crossing or a mask entry is queued.
         loop {
-            if (queued >= SEARCH_QUEUE || k >= steps || iterations >= MAX_STEPS) {
+            if (queued >= min(SPEC_SEARCH_QUEUE, 8u) || k >= steps || iterations >= MAX_STEPS) {
                 break;
             }
             iterations = iterations + 1u;
@@ -391,10 +394,14 @@ fn raycast_pixel(screen_px: vec2<f32>) -> vec4<f32> {
             let maybe_visible = hu > visible_hu.x && hu < visible_hu.y;
             let surface_crossed = overlays_on && hit.kind != HIT_NONE && hit.t <= tk;
             if (surface_crossed || mask_entry || maybe_visible) {
-                let slot = vec4<bool>(queued == 0u, queued == 1u, queued == 2u, queued == 3u);
-                queue_k = select(queue_k, vec4<u32>(k), slot);
-                queue_hu = select(queue_hu, vec4<f32>(hu), slot);
-                queue_mask = select(queue_mask, vec4<bool>(mask_entry), slot);
+                let lo = vec4<u32>(queued) == vec4<u32>(0u, 1u, 2u, 3u);
+                let hi = vec4<u32>(queued) == vec4<u32>(4u, 5u, 6u, 7u);
+                queue_k_lo = select(queue_k_lo, vec4<u32>(k), lo);
+                queue_k_hi = select(queue_k_hi, vec4<u32>(k), hi);
+                queue_hu_lo = select(queue_hu_lo, vec4<f32>(hu), lo);
+                queue_hu_hi = select(queue_hu_hi, vec4<f32>(hu), hi);
+                queue_mask_lo = select(queue_mask_lo, vec4<bool>(mask_entry), lo);
+                queue_mask_hi = select(queue_mask_hi, vec4<bool>(mask_entry), hi);
                 queued = queued + 1u;
             }
             k = k + 1u;
@@ -405,12 +412,14 @@ fn raycast_pixel(screen_px: vec2<f32>) -> vec4<f32> {
         // Composite the queued samples, front to back.
         var opaque = false;
         for (var j = 0u; j < queued; j = j + 1u) {
-            // Entry j, by selects (a dynamic vector index would go through memory on a CPU).
-            let entry = vec4<bool>(j == 0u, j == 1u, j == 2u, j == 3u);
-            let tk = t + f32(dot(select(vec4<u32>(0u), queue_k, entry), vec4<u32>(1u))) * step;
-            let hu = dot(select(vec4<f32>(0.0), queue_hu, entry), vec4<f32>(1.0));
+            // Entry j: the sum over both banks of the one element selected.
+            let lo = vec4<u32>(j) == vec4<u32>(0u, 1u, 2u, 3u);
+            let hi = vec4<u32>(j) == vec4<u32>(4u, 5u, 6u, 7u);
+            let step_j = dot(select(vec4<u32>(0u), queue_k_lo, lo) + select(vec4<u32>(0u), queue_k_hi, hi), vec4<u32>(1u));
+            let tk = t + f32(step_j) * step;
+            let hu = dot(select(vec4<f32>(0.0), queue_hu_lo, lo) + select(vec4<f32>(0.0), queue_hu_hi, hi), vec4<f32>(1.0));
             // mask_on first: without a mask the compiler then drops the mask's shading code.
-            let mask_entry = mask_on && any(queue_mask & entry);
+            let mask_entry = mask_on && any((queue_mask_lo & lo) | (queue_mask_hi & hi));
             // Surfaces the ray crossed before this sample.
             for (var guard = 0u; guard < 8u && hit.kind != HIT_NONE && hit.t <= tk; guard = guard + 1u) {
                 let s = surface_color(hit, o, d);

@@ -170,6 +170,8 @@ pub struct Renderer {
     headless_raycast: HeadlessRaycast,
     /// Made when the first frame takes the compute path.
     compute: Option<ComputeRaycast>,
+    /// `PipelineVariant::search_queue` of the views (see `set_search_queue`).
+    search_queue: u32,
 }
 
 fn gpu_error(step: &'static str, e: wgpu::Error) -> RenderError {
@@ -265,6 +267,15 @@ impl Renderer {
 
     pub fn headless_raycast(&self) -> HeadlessRaycast {
         self.headless_raycast
+    }
+
+    /// How many samples the ray caster's search collects before compositing them (1..=8, default
+    /// 8). Only tests change it: they check that the queue leaves frames unchanged. Views drawn
+    /// from now on use it.
+    #[doc(hidden)]
+    pub fn set_search_queue(&mut self, samples: u32) -> Result<(), RenderError> {
+        self.search_queue = samples.clamp(1, crate::variant::SEARCH_QUEUE);
+        self.refresh_variants()
     }
 
     /// The adapter this renderer runs on ("llvmpipe (Vulkan)" on lavapipe).
@@ -404,6 +415,7 @@ impl Renderer {
                 offscreen: None,
                 headless_raycast,
                 compute: None,
+                search_queue: crate::variant::SEARCH_QUEUE,
             };
             for preset in TransferFunctionPreset::ALL {
                 r.write_tf_row(preset.row(), &preset.transfer_function());
@@ -641,7 +653,8 @@ impl Renderer {
         let overlay_counts = self.overlay_uniforms.counts;
         let mut needed = Vec::new();
         for (key, slot) in &mut self.views {
-            slot.variant = PipelineVariant::of(slot.variant.kind, &slot.uniforms, overlay_counts);
+            slot.variant = PipelineVariant::of(slot.variant.kind, &slot.uniforms, overlay_counts)
+                .with_search_queue(self.search_queue);
             if *key != HEADLESS_KEY {
                 needed.push(slot.variant);
             }
@@ -886,7 +899,8 @@ impl Renderer {
         uniforms: &ViewUniforms,
         kind: ViewKind,
     ) -> PipelineVariant {
-        let variant = PipelineVariant::of(kind, uniforms, self.overlay_uniforms.counts);
+        let variant = PipelineVariant::of(kind, uniforms, self.overlay_uniforms.counts)
+            .with_search_queue(self.search_queue);
         if !self.views.contains_key(&key) {
             let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("margo view uniforms"),

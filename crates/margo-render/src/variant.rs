@@ -37,7 +37,13 @@ pub(crate) struct PipelineVariant {
     clip_box: bool,
     clip_plane: bool,
     jitter: bool,
+    /// Ray casting: samples the search collects before compositing them (`SPEC_SEARCH_QUEUE`).
+    search_queue: u32,
 }
+
+/// `PipelineVariant::search_queue` of every view the renderer draws: the shader's largest
+/// (raycast.wgsl keeps the queue in two vec4s per field).
+pub(crate) const SEARCH_QUEUE: u32 = 8;
 
 impl PipelineVariant {
     /// The variant that draws a view with these uniforms while the scene's overlays have
@@ -65,6 +71,7 @@ impl PipelineVariant {
             clip_box: false,
             clip_plane: false,
             jitter: false,
+            search_queue: SEARCH_QUEUE,
         };
         match kind {
             ViewKind::Mpr => {
@@ -98,8 +105,16 @@ impl PipelineVariant {
         v
     }
 
+    /// The same variant with a search queue of `samples` (1..=`SEARCH_QUEUE`) if it ray casts.
+    pub fn with_search_queue(mut self, samples: u32) -> Self {
+        if self.kind == ViewKind::Raycast {
+            self.search_queue = samples.clamp(1, SEARCH_QUEUE);
+        }
+        self
+    }
+
     /// Values for every `override SPEC_*` of the modules (WGSL bools take 0 / 1).
-    pub fn constants(&self) -> [(&'static str, f64); 15] {
+    pub fn constants(&self) -> [(&'static str, f64); 16] {
         let b = |x: bool| if x { 1.0 } else { 0.0 };
         [
             ("SPEC_SRGB_TARGET", b(self.srgb_target)),
@@ -117,6 +132,7 @@ impl PipelineVariant {
             ("SPEC_CLIP_BOX", b(self.clip_box)),
             ("SPEC_CLIP_PLANE", b(self.clip_plane)),
             ("SPEC_JITTER", b(self.jitter)),
+            ("SPEC_SEARCH_QUEUE", f64::from(self.search_queue)),
         ]
     }
 

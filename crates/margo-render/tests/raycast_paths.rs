@@ -2,7 +2,9 @@
 //! in the app). They run the same per-pixel WGSL function, so every frame must come out the
 //! same both ways: presets, MIP, clipping, jitter, coarse steps, overlays and the label mask,
 //! on odd frame sizes (partial compute tiles) and with the volume covering only part of the
-//! frame (the rectangle that rays can meet anything in).
+//! frame (the rectangle that rays can meet anything in). Each frame must also be the same with
+//! the search compositing each sample as soon as it finds it (a queue of one) as with the
+//! queue of eight the renderer uses.
 
 mod common;
 
@@ -148,6 +150,22 @@ fn compute_and_fragment_ray_casting_give_the_same_frames() {
 
     let check = |r: &mut Renderer, name: &str, v: &RaycastView| {
         let (compute, fragment) = render_both(r, v);
+        // The search queues samples before compositing them (for SIMD lanes' sake); the queue
+        // must not change a single pixel against compositing each sample as soon as it is found.
+        r.set_headless_raycast(HeadlessRaycast::Compute);
+        r.set_search_queue(1).unwrap();
+        let one_at_a_time = r.render_to_rgba(&Frame::Raycast(v.clone())).unwrap();
+        r.set_search_queue(8).unwrap();
+        assert!(
+            one_at_a_time == compute,
+            "{name}: {} pixels differ between search queues of 1 and 8",
+            one_at_a_time
+                .pixels
+                .chunks(4)
+                .zip(compute.pixels.chunks(4))
+                .filter(|(a, b)| a != b)
+                .count()
+        );
         assert!(
             lit_pixels(&fragment) > 50,
             "{name}: the frame shows something"
