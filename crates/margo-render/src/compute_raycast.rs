@@ -19,6 +19,8 @@ use crate::variant::PipelineVariant;
 
 /// Pixels a side of the tile one workgroup covers (`TILE` in raycast.wgsl, 64 invocations).
 pub(crate) const TILE_PX: u32 = 8;
+/// Bind groups of the compute pipelines: scene, view, output frame, bricks.
+pub(crate) const BIND_GROUPS: u32 = 4;
 
 /// Compute pipelines of the ray caster, one per variant, and what binds the output frame and
 /// the brick occupancy buffer.

@@ -110,11 +110,14 @@ pub enum HeadlessRaycast {
 }
 
 impl HeadlessRaycast {
-    /// Compute where the device can write a storage texture from a 64-invocation workgroup
-    /// (every Vulkan, Metal and D3D12 device; not WebGL2-class limits), else fragment.
+    /// Compute where the device can write a storage texture from a 64-invocation workgroup,
+    /// read a storage buffer and bind 4 groups (every Vulkan, Metal and D3D12 device; not
+    /// WebGL2-class limits), else fragment.
     pub fn default_for(limits: &wgpu::Limits) -> Self {
         let invocations = crate::compute_raycast::TILE_PX * crate::compute_raycast::TILE_PX;
         if limits.max_storage_textures_per_shader_stage >= 1
+            && limits.max_storage_buffers_per_shader_stage >= 1
+            && limits.max_bind_groups >= crate::compute_raycast::BIND_GROUPS
             && limits.max_compute_invocations_per_workgroup >= invocations
             && limits.max_compute_workgroup_size_x >= invocations
         {
@@ -1294,6 +1297,22 @@ mod tests {
         };
         assert_eq!(
             HeadlessRaycast::default_for(&no_storage),
+            HeadlessRaycast::Fragment
+        );
+        let no_storage_buffers = wgpu::Limits {
+            max_storage_buffers_per_shader_stage: 0,
+            ..Default::default()
+        };
+        assert_eq!(
+            HeadlessRaycast::default_for(&no_storage_buffers),
+            HeadlessRaycast::Fragment
+        );
+        let three_groups = wgpu::Limits {
+            max_bind_groups: 3,
+            ..Default::default()
+        };
+        assert_eq!(
+            HeadlessRaycast::default_for(&three_groups),
             HeadlessRaycast::Fragment
         );
     }
