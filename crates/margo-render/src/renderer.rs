@@ -1282,38 +1282,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn compute_ray_casting_is_the_default_only_where_storage_textures_exist() {
+    fn compute_ray_casting_is_the_default_only_where_the_device_has_what_it_binds() {
         assert_eq!(
             HeadlessRaycast::default_for(&wgpu::Limits::default()),
             HeadlessRaycast::Compute
         );
-        assert_eq!(
-            HeadlessRaycast::default_for(&wgpu::Limits::downlevel_webgl2_defaults()),
-            HeadlessRaycast::Fragment
-        );
-        let no_storage = wgpu::Limits {
-            max_storage_textures_per_shader_stage: 0,
-            ..Default::default()
-        };
-        assert_eq!(
-            HeadlessRaycast::default_for(&no_storage),
-            HeadlessRaycast::Fragment
-        );
-        let no_storage_buffers = wgpu::Limits {
-            max_storage_buffers_per_shader_stage: 0,
-            ..Default::default()
-        };
-        assert_eq!(
-            HeadlessRaycast::default_for(&no_storage_buffers),
-            HeadlessRaycast::Fragment
-        );
-        let three_groups = wgpu::Limits {
-            max_bind_groups: 3,
-            ..Default::default()
-        };
-        assert_eq!(
-            HeadlessRaycast::default_for(&three_groups),
-            HeadlessRaycast::Fragment
-        );
+        let lacking = [
+            ("WebGL2-class", wgpu::Limits::downlevel_webgl2_defaults()),
+            (
+                "no storage textures",
+                wgpu::Limits {
+                    max_storage_textures_per_shader_stage: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "no storage buffers",
+                wgpu::Limits {
+                    max_storage_buffers_per_shader_stage: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "3 bind groups",
+                wgpu::Limits {
+                    max_bind_groups: 3,
+                    ..Default::default()
+                },
+            ),
+        ];
+        for (name, limits) in lacking {
+            assert_eq!(
+                HeadlessRaycast::default_for(&limits),
+                HeadlessRaycast::Fragment,
+                "{name}"
+            );
+        }
     }
 }
