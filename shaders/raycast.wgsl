@@ -343,8 +343,8 @@ fn raycast_pixel(screen_px: vec2<f32>) -> vec4<f32> {
     var queue_hu_hi = vec4<f32>(0.0);
     var queue_mask_lo = vec4<bool>(false);
     var queue_mask_hi = vec4<bool>(false);
-    // Two phases, repeated: the search collects up to SPEC_SEARCH_QUEUE samples that need compositing,
-    // then they are composited in order. The expensive part (gradients, shading, compositing)
+    // Two phases, repeated: the search collects up to SPEC_SEARCH_QUEUE samples that need
+    // compositing, then they are composited in order. The expensive part (gradients, shading, compositing)
     // stays out of the search loop: a SIMD rasteriser (llvmpipe) runs every statement of a loop
     // body for all its lanes, so mixing it in would make each skipped sample cost as much as a
     // shaded one. The queue is for the lanes' waiting: a SIMD group leaves a loop when its last

@@ -135,13 +135,14 @@ impl ComputeRaycast {
         })
     }
 
-    /// The brick occupancy (`bricks_buffer.wgsl`'s `brick_distances`) as a buffer and its bind
-    /// group: the same bytes as the renderer's occupancy texture.
+    /// A bind group of the brick occupancy (`bricks_buffer.wgsl`'s `brick_distances`) in a new
+    /// storage buffer, which the bind group keeps alive: the same bytes as the renderer's
+    /// occupancy texture.
     pub(crate) fn bricks_bind_group(
         &self,
         device: &wgpu::Device,
         occupancy_bytes: &[u8],
-    ) -> (wgpu::Buffer, wgpu::BindGroup) {
+    ) -> wgpu::BindGroup {
         let buffer = wgpu::util::DeviceExt::create_buffer_init(
             device,
             &wgpu::util::BufferInitDescriptor {
@@ -150,15 +151,14 @@ impl ComputeRaycast {
                 usage: wgpu::BufferUsages::STORAGE,
             },
         );
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("margo compute ray casting bricks"),
             layout: &self.bricks_layout,
             entries: &[wgpu::BindGroupEntry {
                 binding: 0,
                 resource: buffer.as_entire_binding(),
             }],
-        });
-        (buffer, bind_group)
+        })
     }
 
     /// Creates the compute pipeline of `variant` unless it exists (call inside an error scope).

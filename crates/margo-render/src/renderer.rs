@@ -164,8 +164,8 @@ pub struct Renderer {
     occupancy: GpuLabels,
     /// The bytes of `occupancy`, for the compute pipelines' copy in a storage buffer.
     occupancy_bytes: Vec<u8>,
-    /// That copy and its bind group, made when a compute frame first needs them after a change.
-    compute_bricks: Option<(wgpu::Buffer, wgpu::BindGroup)>,
+    /// That copy's bind group, made when a compute frame first needs it after a change.
+    compute_bricks: Option<wgpu::BindGroup>,
     /// The shown mask, kept to mark bricks near it when a new volume arrives.
     mask_cpu: Option<Mask>,
     views: HashMap<ViewKey, ViewSlot>,
@@ -1113,7 +1113,7 @@ impl Renderer {
                         let scene = self.scene_bind_group.as_ref().ok_or_else(not_prepared)?;
                         let caster = self.compute.as_ref().ok_or_else(not_prepared)?;
                         let output = off.compute_output().ok_or_else(not_prepared)?;
-                        let (_, bricks) = self.compute_bricks.as_ref().ok_or_else(not_prepared)?;
+                        let bricks = self.compute_bricks.as_ref().ok_or_else(not_prepared)?;
                         caster
                             .encode(
                                 &mut encoder,
